@@ -1,0 +1,1 @@
+"""anyio_ws: WebSocket client and server on anyio."""

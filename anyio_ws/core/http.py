@@ -1,0 +1,122 @@
+"""HTTP values of the opening handshake: headers, request, response.
+
+These are plain data; ``core.handshake`` turns them into and out of h11 events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Headers", "HeadersLike", "Request", "Response"]
+
+
+class Headers:
+    """Case-insensitive, ordered, multi-valued HTTP headers.
+
+    ``headers["Name"]`` returns the only value and raises ``KeyError`` when the header
+    is missing; a repeated header is an error there (use ``get_all``), as a handshake
+    must not guess which of two ``Sec-WebSocket-Key`` values is meant.
+    """
+
+    __slots__ = ("_items", "_index")
+
+    def __init__(self, items: HeadersLike | None = None) -> None:
+        self._items: list[tuple[str, str]] = []
+        self._index: dict[str, list[str]] = {}
+        if items is not None:
+            self.update(items)
+
+    def update(self, items: HeadersLike) -> None:
+        """Add every header of ``items`` (a mapping, pairs, or other ``Headers``)."""
+        pairs = (
+            items.raw_items()
+            if isinstance(items, Headers)
+            else (items.items() if isinstance(items, Mapping) else items)
+        )
+        for name, value in pairs:
+            self[name] = value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        """Append a header; it does not replace an existing one."""
+        self._items.append((name, value))
+        self._index.setdefault(name.lower(), []).append(value)
+
+    def __getitem__(self, name: str) -> str:
+        values = self._index[name.lower()]
+        if len(values) > 1:
+            raise MultipleValuesError(name)
+        return values[0]
+
+    def __delitem__(self, name: str) -> None:
+        key = name.lower()
+        del self._index[key]
+        self._items = [(n, v) for n, v in self._items if n.lower() != key]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return self._index == other._index
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The only value of ``name``, or ``default`` when it is missing."""
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in order; empty when it is missing."""
+        return list(self._index.get(name.lower(), ()))
+
+    def raw_items(self) -> Iterator[tuple[str, str]]:
+        """Every (name, value) pair, in the order added, names as written."""
+        return iter(self._items)
+
+    def copy(self) -> Headers:
+        return Headers(self)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+    def __str__(self) -> str:
+        return "".join(f"{name}: {value}\r\n" for name, value in self._items) + "\r\n"
+
+
+class MultipleValuesError(LookupError):
+    """``headers[name]`` was used on a header that appears more than once."""
+
+
+HeadersLike = Headers | Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+@dataclass
+class Request:
+    """The client's opening handshake request.
+
+    ``path`` includes the query string, as in websockets.
+    """
+
+    path: str
+    headers: Headers = field(default_factory=Headers)
+
+
+@dataclass
+class Response:
+    """The server's opening handshake response (101, or an HTTP error with a body)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""

@@ -1,0 +1,469 @@
+"""The WebSocket protocol after the opening handshake, without I/O (RFC 6455).
+
+Theory of operation
+-------------------
+A ``Protocol`` is fed the bytes read from the peer (``receive_data``, ``receive_eof``)
+and commands from the application (``send_text``, ``send_close``, ...). It answers with
+events (``events_received``) and bytes to write (``data_to_send``; an empty ``bytes``
+there means "half-close the transport now"). It never blocks and never raises for
+anything the peer does: a violation fails the connection with the right close code.
+Exceptions are kept for local misuse (sending in the wrong state, wrong types).
+
+States::
+
+    OPEN ──send_close / close received / fail──▶ CLOSING ──EOF from peer──▶ CLOSED
+      └───────────────────────EOF from peer (abnormal, 1006)────────────────────┘
+
+In CLOSING the server half-closes the transport as soon as both close frames have
+crossed (or at once when it fails the connection); the client waits for the server to
+do so (section 7.1.1), which is what ``close_expected()`` tells the I/O layer to wait
+for, at most ``close_timeout`` seconds.
+
+Incoming data frames are not buffered whole: their payload is unmasked and handed to
+the message assembler as it arrives, so a text message is validated while it is still
+coming in (section 8.1), ``max_size`` is checked on the declared length before the
+payload is read, and a message in any number of fragments costs time linear in its size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+
+from ..exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidState,
+    PayloadTooBig,
+    ProtocolError,
+)
+from .events import (
+    BinaryMessage,
+    CloseReceived,
+    Event,
+    PingReceived,
+    PongReceived,
+    TextMessage,
+)
+from .extensions.base import Extension
+from .frames import Close, CloseCode, Frame, Opcode, apply_mask, encode_header
+from .utf8 import Utf8Decoder
+
+__all__ = ["Protocol", "Side", "State"]
+
+logger = logging.getLogger("anyio_ws.protocol")
+
+
+class Side(IntEnum):
+    """Which end of the connection this protocol is."""
+
+    SERVER = 0
+    CLIENT = 1
+
+
+class State(IntEnum):
+    """Connection state (section 4 and 7). ``CONNECTING`` belongs to the handshake."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+_OK_CLOSE_CODES = frozenset(
+    {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
+)
+_MAX_CONTROL_PAYLOAD = 125
+
+
+class Protocol:
+    """Sans-I/O WebSocket connection, from the end of the opening handshake.
+
+    Args:
+        side: ``Side.CLIENT`` masks what it sends and refuses masked frames;
+            ``Side.SERVER`` does the opposite.
+        max_size: Largest incoming message in bytes (after decompression); larger
+            ones fail the connection with 1009. ``None`` means no limit.
+        extensions: Extensions negotiated in the handshake, in the order agreed.
+        trailing_data: Bytes that arrived right behind the handshake; they are the
+            first frames and are parsed at once.
+        mask_source: Returns ``n`` random bytes for the client's frame masks
+            (injectable for tests; the default is ``os.urandom``).
+        logger: Where frames are logged at DEBUG (formatted only when enabled).
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        *,
+        max_size: int | None = 2**20,
+        extensions: Sequence[Extension] = (),
+        trailing_data: bytes = b"",
+        mask_source: Callable[[int], bytes] = os.urandom,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
+    ) -> None:
+        self.side = side
+        self.max_size = max_size
+        self.extensions = list(extensions)
+        self.logger = logger
+        self.debug = logger.isEnabledFor(logging.DEBUG)
+        self.state = State.OPEN
+        self.close_rcvd: Close | None = None
+        self.close_sent: Close | None = None
+        self.close_rcvd_then_sent: bool | None = None
+        self.failure: ProtocolError | None = None
+        """The violation that failed the connection, if any (ours to report)."""
+        self.eof_sent = False
+
+        self._mask_source = mask_source
+        self._masked_out = side is Side.CLIENT
+        self._masked_in = side is Side.SERVER
+        self._allowed_rsv = 0
+        for extension in self.extensions:
+            self._allowed_rsv |= extension.reserved_bits
+        self._events: list[Event] = []
+        self._output: list[bytes] = []
+        self._leftover = b""
+        self._discarding = False
+
+        # The frame whose payload is being read, when it did not arrive whole.
+        self._payload_remaining = 0
+        self._frame_fin = False
+        self._frame_mask = b""
+        self._mask_offset = 0
+
+        # The message being assembled (opcode is None between messages).
+        self._message_opcode: int | None = None
+        self._text_parts: list[str] = []
+        self._binary_parts: list[bytes] = []
+        self._message_size = 0
+        self._message_decoders: list[Extension] = []
+        self._utf8 = Utf8Decoder()
+
+        if trailing_data:
+            self.receive_data(trailing_data)
+
+    # ----------------------------------------------------------------- outputs
+
+    def events_received(self) -> list[Event]:
+        """Return and forget the events parsed since the last call."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        """Return and forget the bytes to write; ``b""`` asks for a half-close."""
+        output, self._output = self._output, []
+        return output
+
+    def close_expected(self) -> bool:
+        """Whether the peer should now close the transport (the I/O layer waits, bounded)."""
+        return self.state is State.CLOSING or (self.eof_sent and self.state is not State.CLOSED)
+
+    def close_exc(self) -> ConnectionClosed:
+        """The exception that tells the application how the connection ended."""
+        rcvd, sent = self.close_rcvd, self.close_sent
+        ok = (
+            rcvd is not None
+            and sent is not None
+            and rcvd.code in _OK_CLOSE_CODES
+            and sent.code in _OK_CLOSE_CODES
+        )
+        exc_type = ConnectionClosedOK if ok else ConnectionClosedError
+        exc = exc_type(rcvd, sent, self.close_rcvd_then_sent)
+        exc.__cause__ = self.failure
+        return exc
+
+    # ---------------------------------------------------------------- commands
+
+    def send_text(self, data: bytes, fin: bool = True) -> None:
+        """Send a text frame; ``data`` must already be UTF-8 (the I/O layer encodes)."""
+        self._send_data(Opcode.TEXT, data, fin)
+
+    def send_binary(self, data: bytes, fin: bool = True) -> None:
+        """Send a binary frame."""
+        self._send_data(Opcode.BINARY, data, fin)
+
+    def send_continuation(self, data: bytes, fin: bool) -> None:
+        """Send the next frame of a fragmented message."""
+        self._send_data(Opcode.CONT, data, fin)
+
+    def send_ping(self, data: bytes) -> None:
+        """Send a ping with at most 125 bytes of payload."""
+        self._send_control(Opcode.PING, data)
+
+    def send_pong(self, data: bytes) -> None:
+        """Send a pong with at most 125 bytes of payload."""
+        self._send_control(Opcode.PONG, data)
+
+    def send_close(self, code: int | None = None, reason: str = "") -> None:
+        """Start the closing handshake (section 7.1.2).
+
+        ``code=None`` sends an empty close frame. Raises ``InvalidState`` when a close
+        frame was already sent or the connection is closed.
+        """
+        if self.state is not State.OPEN:
+            raise InvalidState(f"cannot send a close frame in state {self.state.name}")
+        close = Close(CloseCode.NO_STATUS_RCVD if code is None else code, reason)
+        payload = close.serialize()
+        if len(payload) > _MAX_CONTROL_PAYLOAD:
+            raise ValueError("close reason is longer than 123 bytes once encoded")
+        self._write_frame(0x80 | Opcode.CLOSE, payload)
+        self.close_sent = close
+        self.state = State.CLOSING
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """Fail the connection (section 7.1.7): send a close frame, stop reading.
+
+        With ``code=1006`` no close frame is sent (the transport is just dropped). A
+        server half-closes at once; a client waits for the server to close.
+        """
+        if self.state is State.OPEN and code != CloseCode.ABNORMAL_CLOSURE:
+            self.send_close(code, reason)
+        elif self.state is State.OPEN:
+            self.state = State.CLOSING
+        if self.side is Side.SERVER and not self.eof_sent:
+            self._send_eof()
+        self._discarding = True
+        self._leftover = b""
+
+    # ------------------------------------------------------------------ inputs
+
+    def receive_eof(self) -> None:
+        """The peer closed its side of the transport (or the transport is gone)."""
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self._discarding = True
+        if not self.eof_sent:
+            self._send_eof()
+
+    def receive_data(self, data: bytes) -> None:
+        """Parse bytes from the peer; events and replies are ready afterwards."""
+        if self._discarding:
+            return
+        if self._leftover:
+            data = self._leftover + data
+            self._leftover = b""
+        try:
+            self._parse(data)
+        except ProtocolError as exc:
+            self._fail_with(exc)
+        except UnicodeDecodeError:
+            self._fail_with(ProtocolError("invalid UTF-8 in a text message", 1007))
+
+    # ----------------------------------------------------------------- parsing
+
+    def _parse(self, data: bytes) -> None:
+        """Consume ``data`` frame by frame; keep an incomplete header for next time."""
+        pos = 0
+        end = len(data)
+        while not self._discarding:
+            if self._payload_remaining:
+                take = min(self._payload_remaining, end - pos)
+                if take == 0:
+                    return
+                self._consume_payload(data[pos : pos + take])
+                pos += take
+                continue
+            if end - pos < 2:
+                break
+            first, second = data[pos], data[pos + 1]
+            length = second & 0x7F
+            header_size = 2
+            if length == 126:
+                header_size = 4
+                if end - pos < 4:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+            elif length == 127:
+                header_size = 10
+                if end - pos < 10:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                if length >> 63:
+                    raise ProtocolError("frame length has its most significant bit set")
+            masked = second & 0x80
+            if masked:
+                header_size += 4
+                if end - pos < header_size:
+                    break
+            opcode = first & 0x0F
+            if opcode >= 8:
+                # Control frames are short: wait for the whole frame, then handle it.
+                if end - pos < header_size + length and length <= _MAX_CONTROL_PAYLOAD:
+                    break
+                self._check_header(first, masked, opcode)
+                start = pos + header_size
+                payload = data[start : start + length]
+                if masked:
+                    payload = apply_mask(payload, data[start - 4 : start])
+                pos = start + length
+                self._handle_control(first, opcode, payload, length)
+                continue
+            self._check_header(first, masked, opcode)
+            mask = data[pos + header_size - 4 : pos + header_size] if masked else b""
+            pos += header_size
+            self._start_data_frame(first, opcode, length, mask)
+            if length == 0:
+                self._consume_payload(b"")
+        if pos < end and not self._discarding:
+            self._leftover = data[pos:]
+
+    def _check_header(self, first: int, masked: int, opcode: int) -> None:
+        """Reject bad RSV bits, unknown opcodes and wrong masking (section 5.2)."""
+        rsv = first & 0x70
+        if rsv & ~self._allowed_rsv or (rsv and opcode >= 8):
+            raise ProtocolError("reserved bits set without a negotiated extension")
+        if opcode not in _KNOWN_OPCODES:
+            raise ProtocolError(f"unknown opcode {opcode:#x}")
+        if bool(masked) is not self._masked_in:
+            raise ProtocolError("frame masking does not match the sender's side")
+
+    def _handle_control(self, first: int, opcode: int, payload: bytes, length: int) -> None:
+        if not first & 0x80:
+            raise ProtocolError("fragmented control frame")
+        if length > _MAX_CONTROL_PAYLOAD:
+            raise ProtocolError("control frame payload longer than 125 bytes")
+        if self.debug:
+            self.logger.debug("< %s", Frame(Opcode(opcode), payload))
+        if opcode == Opcode.PING:
+            if self.state is State.OPEN:
+                self._write_frame(0x80 | Opcode.PONG, payload)
+            self._events.append(PingReceived(payload))
+        elif opcode == Opcode.PONG:
+            self._events.append(PongReceived(payload))
+        else:
+            self._receive_close(Close.parse(payload))
+
+    def _receive_close(self, close: Close) -> None:
+        """Answer a close frame (section 5.5.1) and stop reading frames."""
+        self.close_rcvd = close
+        if self.state is State.OPEN:
+            # Echo the code, as most peers expect; the reason is not repeated.
+            self._write_frame(0x80 | Opcode.CLOSE, Close(close.code).serialize())
+            self.close_sent = Close(close.code)
+            self.close_rcvd_then_sent = True
+            self.state = State.CLOSING
+        elif self.close_rcvd_then_sent is None:
+            self.close_rcvd_then_sent = False
+        self._events.append(CloseReceived(close))
+        if self.side is Side.SERVER and not self.eof_sent:
+            self._send_eof()
+        self._discarding = True
+
+    def _start_data_frame(self, first: int, opcode: int, length: int, mask: bytes) -> None:
+        """Check fragmentation rules and ``max_size``, then expect ``length`` bytes."""
+        if opcode == Opcode.CONT:
+            if self._message_opcode is None:
+                raise ProtocolError("continuation frame without a message to continue")
+            if first & 0x70:
+                raise ProtocolError("reserved bits set on a continuation frame")
+        else:
+            if self._message_opcode is not None:
+                raise ProtocolError("new message before the previous one ended")
+            self._begin_message(opcode, first & 0x70)
+        if self.max_size is not None and not self._message_decoders:
+            if self._message_size + length > self.max_size:
+                raise PayloadTooBig(
+                    f"message of more than {self.max_size} bytes", CloseCode.MESSAGE_TOO_BIG
+                )
+        if self.debug:
+            fin = "" if first & 0x80 else " [continued]"
+            self.logger.debug("< %s frame [%d bytes]%s", Opcode(opcode).name, length, fin)
+        self._frame_fin = bool(first & 0x80)
+        self._frame_mask = mask
+        self._mask_offset = 0
+        self._payload_remaining = length
+
+    def _begin_message(self, opcode: int, rsv: int) -> None:
+        self._message_opcode = opcode
+        self._message_size = 0
+        self._message_decoders = [ext for ext in self.extensions if ext.begin_message(rsv)]
+        if rsv and not self._message_decoders:
+            raise ProtocolError("reserved bits set but no extension claims the message")
+
+    def _consume_payload(self, chunk: bytes) -> None:
+        """Unmask a piece of the current data frame and add it to the message."""
+        self._payload_remaining -= len(chunk)
+        if self._frame_mask:
+            offset = self._mask_offset & 3
+            mask = (
+                self._frame_mask[offset:] + self._frame_mask[:offset]
+                if offset
+                else self._frame_mask
+            )
+            self._mask_offset += len(chunk)
+            chunk = apply_mask(chunk, mask)
+        last = self._frame_fin and self._payload_remaining == 0
+        for extension in self._message_decoders:
+            budget = None if self.max_size is None else self.max_size - self._message_size
+            chunk = extension.decode(chunk, fin=last, max_size=budget)
+        self._message_size += len(chunk)
+        if self.max_size is not None and self._message_size > self.max_size:
+            raise PayloadTooBig(f"message of more than {self.max_size} bytes")
+        if self._message_opcode == Opcode.TEXT:
+            self._text_parts.append(self._utf8.decode(chunk, last))
+        else:
+            self._binary_parts.append(chunk)
+        if last:
+            self._end_message()
+
+    def _end_message(self) -> None:
+        """Emit the message; the parts are joined once, so fragments cost O(1) each."""
+        if self._message_opcode == Opcode.TEXT:
+            texts = self._text_parts
+            self._events.append(TextMessage(texts[0] if len(texts) == 1 else "".join(texts)))
+            self._text_parts = []
+        else:
+            chunks = self._binary_parts
+            self._events.append(BinaryMessage(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
+            self._binary_parts = []
+        self._message_opcode = None
+
+    def _fail_with(self, exc: ProtocolError) -> None:
+        if self.debug:
+            self.logger.debug("! failing the connection: %s", exc)
+        self.failure = exc
+        reason = str(exc) if len(str(exc).encode()) <= 123 else ""
+        self.fail(exc.code, reason)
+
+    # ----------------------------------------------------------------- sending
+
+    def _send_data(self, opcode: Opcode, data: bytes, fin: bool) -> None:
+        if self.state is not State.OPEN:
+            raise InvalidState(f"cannot send a data frame in state {self.state.name}")
+        rsv = 0
+        first = opcode is not Opcode.CONT
+        for extension in self.extensions:
+            data, bits = extension.encode(data, first=first, fin=fin)
+            rsv |= bits
+        self._write_frame((0x80 if fin else 0) | rsv | opcode, data)
+
+    def _send_control(self, opcode: Opcode, data: bytes) -> None:
+        if self.state is not State.OPEN:
+            raise InvalidState(f"cannot send a {opcode.name} frame in state {self.state.name}")
+        if len(data) > _MAX_CONTROL_PAYLOAD:
+            raise ValueError("control frame payload must be at most 125 bytes")
+        self._write_frame(0x80 | opcode, data)
+
+    def _write_frame(self, first: int, payload: bytes) -> None:
+        if self.debug:
+            self.logger.debug(
+                "> %s", Frame(Opcode(first & 0x0F), bytes(payload), bool(first & 0x80))
+            )
+        if self._masked_out:
+            mask = self._mask_source(4)
+            header = encode_header(first, len(payload), True)
+            self._output.append(header + mask + apply_mask(payload, mask))
+        else:
+            self._output.append(encode_header(first, len(payload), False) + payload)
+
+    def _send_eof(self) -> None:
+        self.eof_sent = True
+        self._output.append(b"")
+
+
+_KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
