@@ -133,7 +133,11 @@ class Frame:
         if self.opcode is Opcode.TEXT:
             body = repr(self.data.decode(errors="replace"))
         elif self.opcode is Opcode.CLOSE:
-            body = str(Close.parse(self.data)) if len(self.data) != 1 else self.data.hex()
+            # Logs show what arrived, even a close frame the parser is about to reject.
+            try:
+                body = str(Close.parse(self.data))
+            except ProtocolError:
+                body = self.data.hex(" ")
         else:
             body = self.data.hex(" ")
         if len(body) > 60:

@@ -49,7 +49,15 @@ from .events import (
     TextMessage,
 )
 from .extensions.base import Extension
-from .frames import Close, CloseCode, Frame, Opcode, apply_mask, encode_header
+from .frames import (
+    Close,
+    CloseCode,
+    Frame,
+    Opcode,
+    apply_mask,
+    encode_header,
+    is_valid_close_code,
+)
 from .utf8 import Utf8Decoder
 
 __all__ = ["Protocol", "Side", "State"]
@@ -128,6 +136,7 @@ class Protocol:
         self._output: list[bytes] = []
         self._leftover = b""
         self._discarding = False
+        self._sending_message = False  # a fragmented message we send is unfinished
 
         # The frame whose payload is being read, when it did not arrive whole.
         self._payload_remaining = 0
@@ -201,11 +210,14 @@ class Protocol:
     def send_close(self, code: int | None = None, reason: str = "") -> None:
         """Start the closing handshake (section 7.1.2).
 
-        ``code=None`` sends an empty close frame. Raises ``InvalidState`` when a close
-        frame was already sent or the connection is closed.
+        ``code=None`` (or 1005) sends an empty close frame. Raises ``InvalidState`` when a
+        close frame was already sent or the connection is closed, ``ValueError`` for a code
+        that may not appear on the wire (section 7.4) or a reason too long.
         """
         if self.state is not State.OPEN:
             raise InvalidState(f"cannot send a close frame in state {self.state.name}")
+        if code is not None and code != CloseCode.NO_STATUS_RCVD and not is_valid_close_code(code):
+            raise ValueError(f"close code {code} may not be sent in a close frame")
         close = Close(CloseCode.NO_STATUS_RCVD if code is None else code, reason)
         payload = close.serialize()
         if len(payload) > _MAX_CONTROL_PAYLOAD:
@@ -435,6 +447,12 @@ class Protocol:
     def _send_data(self, opcode: Opcode, data: bytes, fin: bool) -> None:
         if self.state is not State.OPEN:
             raise InvalidState(f"cannot send a data frame in state {self.state.name}")
+        # Section 5.4: a message's frames are one start frame, then continuations.
+        if (opcode is Opcode.CONT) is not self._sending_message:
+            if self._sending_message:
+                raise InvalidState("the previous message is unfinished: send a continuation")
+            raise InvalidState("no fragmented message to continue")
+        self._sending_message = not fin
         rsv = 0
         first = opcode is not Opcode.CONT
         for extension in self.extensions:

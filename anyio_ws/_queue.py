@@ -1,0 +1,101 @@
+"""The bounded queue of received messages between the reader task and ``recv()``.
+
+A deque and two events rather than an anyio memory object stream, for two reasons:
+cancelling ``get()`` can never lose an item (items only leave the deque in the getter's
+own task, after its wait is over), and closing it lets ``get()`` drain what is left
+before reporting the end — the order design.md promises.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import anyio
+
+__all__ = ["MessageQueue", "QueueClosed"]
+
+T = TypeVar("T")
+
+
+class QueueClosed(Exception):
+    """The queue is closed and empty."""
+
+
+class MessageQueue(Generic[T]):
+    """FIFO of at most ``max_size`` items (``None``: unbounded) with drain-then-close.
+
+    ``on_drained`` is called once, when the queue is closed and has no item left.
+    """
+
+    def __init__(self, max_size: int | None, on_drained: Callable[[], None] | None = None) -> None:
+        self.max_size = max_size
+        self._items: deque[T] = deque()
+        self._closed = False
+        self._on_drained = on_drained
+        self._drained_reported = False
+        self._item_arrived: anyio.Event | None = None
+        self._space_freed: anyio.Event | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def full(self) -> bool:
+        return self.max_size is not None and len(self._items) >= self.max_size
+
+    async def put(self, item: T, *, bounded: bool = True) -> None:
+        """Append ``item``, first waiting for room when ``bounded`` and the queue is full."""
+        while bounded and self.full() and not self._closed:
+            self._space_freed = event = anyio.Event()
+            await event.wait()
+        self._items.append(item)
+        if self._item_arrived is not None:
+            self._item_arrived.set()
+            self._item_arrived = None
+
+    async def get(self) -> T:
+        """Take the oldest item, waiting for one; raise ``QueueClosed`` once drained."""
+        while not self._items:
+            if self._closed:
+                raise QueueClosed
+            self._item_arrived = event = anyio.Event()
+            await event.wait()
+        item = self._items.popleft()
+        if self._space_freed is not None:
+            self._space_freed.set()
+            self._space_freed = None
+        if self._closed and not self._items:
+            self._report_drained()
+        return item
+
+    def get_nowait(self) -> T | None:
+        """Take the oldest item if there is one."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if self._space_freed is not None:
+            self._space_freed.set()
+            self._space_freed = None
+        if self._closed and not self._items:
+            self._report_drained()
+        return item
+
+    def close(self) -> None:
+        """No more items will come; waiting getters wake up and drain what is left."""
+        self._closed = True
+        for event in (self._item_arrived, self._space_freed):
+            if event is not None:
+                event.set()
+        self._item_arrived = self._space_freed = None
+        if not self._items:
+            self._report_drained()
+
+    def _report_drained(self) -> None:
+        if not self._drained_reported and self._on_drained is not None:
+            self._drained_reported = True
+            self._on_drained()

@@ -1,0 +1,71 @@
+"""Transport helpers: open streams, half-close them, and name what "gone" means.
+
+Every backend and TLS layer has its own way to say that the peer went away; the rest of
+anyio_ws only needs to know that the transport is over. ``TRANSPORT_ERRORS`` is that one
+list, in the spirit of httpcore's ``map_exceptions``.
+"""
+
+from __future__ import annotations
+
+import ssl as ssl_module
+from contextlib import suppress
+
+import anyio
+import anyio.streams.tls
+from anyio.abc import ByteStream
+
+__all__ = ["TRANSPORT_ERRORS", "abort", "address_of", "half_close", "open_tcp"]
+
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    anyio.EndOfStream,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    OSError,  # includes ssl.SSLError and ConnectionError
+)
+
+
+async def half_close(stream: ByteStream) -> None:
+    """Send EOF; streams that cannot half-close (TLS) are closed instead."""
+    try:
+        await stream.send_eof()
+    except NotImplementedError:
+        await abort(stream)
+    except TRANSPORT_ERRORS:
+        await abort(stream)
+
+
+async def abort(stream: ByteStream) -> None:
+    """Close ``stream`` now, without waiting on the peer and without raising."""
+    with anyio.CancelScope(shield=True), suppress(*TRANSPORT_ERRORS):
+        with anyio.move_on_after(1):
+            await stream.aclose()
+            return
+        await anyio.aclose_forcefully(stream)
+
+
+def address_of(stream: ByteStream, attribute: object) -> object:
+    """The socket address behind ``stream`` (through TLS), or ``None``."""
+    try:
+        return stream.extra(attribute)
+    except anyio.TypedAttributeLookupError:
+        return None
+
+
+async def open_tcp(
+    host: str, port: int, ssl: ssl_module.SSLContext | None, server_hostname: str | None
+) -> ByteStream:
+    """Connect to ``host:port``, with TLS when ``ssl`` is given."""
+    stream: ByteStream = await anyio.connect_tcp(host, port)
+    if ssl is None:
+        return stream
+    try:
+        return await anyio.streams.tls.TLSStream.wrap(
+            stream,
+            server_side=False,
+            hostname=server_hostname or host,
+            ssl_context=ssl,
+            standard_compatible=False,
+        )
+    except BaseException:
+        await abort(stream)
+        raise

@@ -1,0 +1,469 @@
+"""``Connection``: one WebSocket connection over any anyio byte stream.
+
+The sans-I/O ``Protocol`` decides everything; this layer moves bytes. One reader task
+(started by ``serve``/``connect`` in the connection's task group, never in ``__init__``)
+reads the stream, feeds the protocol, writes its replies, and queues whole messages for
+``recv()``. Writers share one lock, so the frames of one message never interleave.
+
+The reader never raises: a broken transport, a protocol violation or a bug ends the
+connection, and the cause is kept as ``__cause__`` of the ``ConnectionClosed`` that
+every later operation raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Generator
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import ByteStream, SocketAttribute
+
+from ._queue import MessageQueue, QueueClosed
+from ._streams import TRANSPORT_ERRORS, abort, address_of, half_close
+from .core.events import BinaryMessage, PongReceived, TextMessage
+from .core.http import Request, Response
+from .core.protocol import Protocol, State
+from .exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK
+from .typing import Data, DataLike, LoggerLike
+
+__all__ = ["Connection", "PongWaiter"]
+
+_RECEIVE_SIZE = 65536
+
+
+class PongWaiter:
+    """What ``ping()`` returns: await it to get the latency once the pong arrives.
+
+    Raises ``ConnectionClosed`` when the connection closes first.
+    """
+
+    __slots__ = ("_connection", "_done", "_latency", "data", "sent_at")
+
+    def __init__(self, connection: Connection, data: bytes, sent_at: float) -> None:
+        self._connection = connection
+        self._done = anyio.Event()
+        self._latency: float | None = None
+        self.data = data
+        self.sent_at = sent_at
+
+    def _resolve(self, now: float) -> None:
+        self._latency = now - self.sent_at
+        self._done.set()
+
+    def _abandon(self) -> None:
+        self._done.set()
+
+    async def wait(self) -> float:
+        """Wait for the pong; return the round-trip time in seconds."""
+        await self._done.wait()
+        if self._latency is None:
+            raise self._connection._closed_exception()
+        return self._latency
+
+    def __await__(self) -> Generator[Any, None, float]:
+        return self.wait().__await__()
+
+
+class Connection:
+    """A WebSocket connection: send and receive messages, ping, close.
+
+    ``ServerConnection`` and ``ClientConnection`` are what users get; both can be
+    subclassed and built through ``create_connection``. Construction has no side
+    effect: the owner starts ``run()`` in the connection's task group.
+
+    Args:
+        stream: The transport, after the opening handshake.
+        protocol: The sans-I/O protocol, built with the handshake's trailing bytes.
+        request: The opening handshake request.
+        response: The opening handshake response.
+        max_queue: Most whole messages kept unread before reading pauses (``None``:
+            no limit). Memory is bounded by ``max_queue * max_size``. While the queue
+            is full nothing is read, so pings wait unanswered too.
+        close_timeout: Seconds to wait for the closing handshake and the transport to
+            close before dropping it (``None``: wait forever).
+        logger: Logger for this connection.
+    """
+
+    def __init__(
+        self,
+        stream: ByteStream,
+        protocol: Protocol,
+        *,
+        request: Request | None = None,
+        response: Response | None = None,
+        subprotocol: str | None = None,
+        max_queue: int | None = 16,
+        close_timeout: float | None = 10,
+        logger: LoggerLike | None = None,
+    ) -> None:
+        self.stream = stream
+        self.protocol = protocol
+        self.request = request
+        self.response = response
+        self.subprotocol = subprotocol
+        self.close_timeout = close_timeout
+        self.id = uuid.uuid4()
+        self.logger: LoggerLike = logger or logging.getLogger("anyio_ws")
+        self.latency = 0.0
+        """Round-trip time of the last ping answered, in seconds."""
+
+        self._messages: MessageQueue[Data] = MessageQueue(max_queue, self._on_messages_drained)
+        self._send_lock = anyio.Lock(fast_acquire=True)
+        self._recv_in_progress = False
+        self._pending_pings: dict[bytes, PongWaiter] = {}
+        self._closed = anyio.Event()
+        self._transport_error: BaseException | None = None
+        self._release_scope: anyio.CancelScope | None = None
+        self.local_address = address_of(stream, SocketAttribute.local_address)
+        self.remote_address = address_of(stream, SocketAttribute.remote_address)
+
+    # --------------------------------------------------------------- state
+
+    @property
+    def state(self) -> State:
+        """``OPEN``, ``CLOSING`` or ``CLOSED`` (as in the sans-I/O protocol)."""
+        if self._closed.is_set():
+            return State.CLOSED
+        return self.protocol.state
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code the peer sent (1006 if none), once the connection is closed."""
+        if not self._closed.is_set():
+            return None
+        return self._closed_exception().code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason the peer sent, once the connection is closed."""
+        if not self._closed.is_set():
+            return None
+        return self._closed_exception().reason
+
+    # ------------------------------------------------------------- receive
+
+    async def recv(self) -> Data:
+        """Return the next message: ``str`` for text, ``bytes`` for binary.
+
+        Messages received before the connection closed are all returned first; then
+        ``ConnectionClosed`` is raised. Cancelling a waiting ``recv()`` loses nothing.
+        Two tasks calling it at once is a ``ConcurrencyError``.
+        """
+        if self._recv_in_progress:
+            raise ConcurrencyError("another task is already waiting in recv()")
+        self._recv_in_progress = True
+        try:
+            message = self._messages.get_nowait()
+            if message is None:
+                message = await self._messages.get()
+            return message
+        except QueueClosed:
+            raise self._closed_exception() from None
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
+        finally:
+            self._recv_in_progress = False
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Data]:
+        """Yield messages; end quietly on a normal closure, raise otherwise."""
+        while True:
+            try:
+                yield await self.recv()
+            except ConnectionClosedOK:
+                return
+
+    # ---------------------------------------------------------------- send
+
+    async def send(self, message: DataLike) -> None:
+        """Send a message: ``str`` as text, bytes-like as binary.
+
+        Safe to call from several tasks: each message goes out whole. Raises
+        ``ConnectionClosed`` once the connection is closing or closed, and
+        ``TypeError`` for any other type.
+        """
+        if isinstance(message, str):
+            payload: bytes = message.encode()
+            text = True
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            payload = bytes(message)
+            text = False
+        else:
+            raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+        try:
+            async with self._send_lock:
+                if self.protocol.state is not State.OPEN:
+                    raise self._closed_exception()
+                if text:
+                    self.protocol.send_text(payload)
+                else:
+                    self.protocol.send_binary(payload)
+                await self._write_pending()
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
+
+    async def ping(self, data: DataLike | None = None) -> PongWaiter:
+        """Send a ping; return a ``PongWaiter`` to await for the latency.
+
+        ``data`` defaults to 4 random bytes; a ``str`` is UTF-8 encoded. Pinging again
+        with the payload of a ping still waiting is a ``ConcurrencyError``.
+        """
+        payload = os.urandom(4) if data is None else _as_bytes(data)
+        if payload in self._pending_pings:
+            raise ConcurrencyError("a ping with the same payload is already waiting")
+        async with self._send_lock:
+            if self.protocol.state is not State.OPEN:
+                raise self._closed_exception()
+            self.protocol.send_ping(payload)
+            waiter = PongWaiter(self, payload, anyio.current_time())
+            self._pending_pings[payload] = waiter
+            await self._write_pending()
+        return waiter
+
+    async def pong(self, data: DataLike = b"") -> None:
+        """Send an unsolicited pong (a unidirectional heartbeat)."""
+        payload = _as_bytes(data)
+        async with self._send_lock:
+            if self.protocol.state is not State.OPEN:
+                raise self._closed_exception()
+            self.protocol.send_pong(payload)
+            await self._write_pending()
+
+    # --------------------------------------------------------------- close
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Run the closing handshake, then close the transport.
+
+        Waits at most ``close_timeout`` for the peer, then drops the transport.
+        Closing an already closed connection does nothing. Safe to call from a
+        cancelled scope: the handshake runs shielded, bounded by the timeout.
+        """
+        with anyio.CancelScope(shield=True):
+            try:
+                async with self._send_lock:
+                    if self.protocol.state is State.OPEN:
+                        self.protocol.send_close(code, reason)
+                        await self._write_pending()
+            except TRANSPORT_ERRORS as exc:
+                self._transport_error = self._transport_error or exc
+                await abort(self.stream)
+            await self._wait_closed_bounded()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed, transport included."""
+        try:
+            await self._closed.wait()
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
+
+    async def _wait_closed_bounded(self) -> None:
+        """Wait for the reader to finish, dropping the transport after close_timeout."""
+        with anyio.move_on_after(_timeout(self.close_timeout)):
+            await self._closed.wait()
+            return
+        await abort(self.stream)
+        await self._closed.wait()
+
+    # ------------------------------------------------------ the reader task
+
+    async def run(self) -> None:
+        """Read until the connection is over; never raises. Run in the connection's group."""
+        try:
+            await self._read_frames()
+        except Exception as exc:
+            self.logger.exception("unexpected error in the connection reader")
+            self._transport_error = self._transport_error or exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish()
+        await self._after_closed()
+
+    async def _read_frames(self) -> None:
+        protocol = self.protocol
+        messages = self._messages
+        receive = self.stream.receive
+        close_deadline: float | None = None
+        # Frames that came behind the handshake were parsed when the protocol was built.
+        await self._dispatch(protocol.events_received())
+        while protocol.state is not State.CLOSED:
+            if protocol.close_expected() and close_deadline is None:
+                close_deadline = anyio.current_time() + _timeout(self.close_timeout)
+            try:
+                if close_deadline is None:
+                    data = await receive(_RECEIVE_SIZE)
+                else:
+                    with anyio.fail_after(close_deadline - anyio.current_time()):
+                        data = await receive(_RECEIVE_SIZE)
+            except TimeoutError:
+                await abort(self.stream)
+                protocol.receive_eof()
+            except TRANSPORT_ERRORS as exc:
+                if not isinstance(exc, anyio.EndOfStream):
+                    self._transport_error = self._transport_error or exc
+                protocol.receive_eof()
+            else:
+                protocol.receive_data(data)
+            if _is_closed(protocol) or not self._send_lock.locked():
+                await self._flush_replies()
+            # Whoever holds the send lock writes the replies before releasing it.
+            events = protocol.events_received()
+            if events:
+                if len(events) == 1 and type(events[0]) in _MESSAGE_TYPES:
+                    await messages.put(events[0].data, bounded=protocol.state is State.OPEN)  # type: ignore[union-attr]
+                else:
+                    await self._dispatch(events)
+
+    async def _dispatch(self, events: list[Any]) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is TextMessage or kind is BinaryMessage:
+                await self._messages.put(event.data, bounded=self.protocol.state is State.OPEN)
+            elif kind is PongReceived:
+                self._pong_received(event.data)
+
+    def _pong_received(self, data: bytes) -> None:
+        """Resolve the ping with this payload, and every ping sent before it."""
+        waiter = self._pending_pings.get(data)
+        if waiter is None:
+            return
+        now = anyio.current_time()
+        for payload in list(self._pending_pings):
+            earlier = self._pending_pings.pop(payload)
+            earlier._resolve(now)
+            if payload == data:
+                break
+        self.latency = now - waiter.sent_at
+
+    async def _flush_replies(self) -> None:
+        """Write what the protocol queued (pongs, close frames, EOF), if anything."""
+        if not self.protocol._output:
+            return
+        try:
+            async with self._send_lock:
+                await self._write_pending()
+        except TRANSPORT_ERRORS as exc:
+            self._transport_error = self._transport_error or exc
+            await abort(self.stream)
+            self.protocol.receive_eof()
+            self.protocol.data_to_send()
+
+    async def _write_pending(self) -> None:
+        """Write the protocol's output; call with the send lock held.
+
+        Loops until the output is empty, so replies the reader queued meanwhile go out
+        before the lock is released. An interrupted write leaves a partial frame on the
+        wire, so the transport is dropped rather than reused.
+        """
+        stream = self.stream
+        protocol = self.protocol
+        while True:
+            chunks = protocol.data_to_send()
+            if not chunks:
+                return
+            try:
+                for chunk in _coalesce(chunks):
+                    if chunk:
+                        await stream.send(chunk)
+                    else:
+                        await half_close(stream)
+            except BaseException as exc:
+                if isinstance(exc, TRANSPORT_ERRORS):
+                    self._transport_error = self._transport_error or exc
+                await abort(stream)
+                if isinstance(exc, TRANSPORT_ERRORS):
+                    raise self._closed_exception() from exc
+                raise
+
+    async def _finish(self) -> None:
+        """The connection is over: close the transport, wake everyone who waits."""
+        if self.protocol.state is not State.CLOSED:
+            self.protocol.receive_eof()
+            self.protocol.data_to_send()
+        await abort(self.stream)
+        self._closed.set()
+        self._messages.close()
+        for waiter in self._pending_pings.values():
+            waiter._abandon()
+        self._pending_pings.clear()
+
+    async def _after_closed(self) -> None:
+        """Hook for subclasses, run in the reader task once the connection is closed."""
+
+    def _on_messages_drained(self) -> None:
+        """Hook for subclasses: the queue is closed and every message was read."""
+
+    # ------------------------------------------------------------- helpers
+
+    def _closed_exception(self) -> ConnectionClosed:
+        exc = self.protocol.close_exc()
+        if exc.__cause__ is None and self._transport_error is not None:
+            exc.__cause__ = self._transport_error
+        return exc
+
+    def _raise_if_released(self) -> None:
+        """Turn our own end-of-connection cancellation into ``ConnectionClosed``."""
+        scope = self._release_scope
+        if scope is not None and scope.cancel_called and self._closed.is_set():
+            raise self._closed_exception() from None
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.state.name}>"
+
+
+_MESSAGE_TYPES = (TextMessage, BinaryMessage)
+
+
+def _as_bytes(data: DataLike) -> bytes:
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"data must be str or bytes-like, not {type(data).__name__}")
+
+
+def _coalesce(chunks: list[bytes]) -> list[bytes]:
+    """Join consecutive chunks into one write; keep EOF markers (``b""``) apart."""
+    if len(chunks) == 1:
+        return chunks
+    writes: list[bytes] = []
+    pending: list[bytes] = []
+    for chunk in chunks:
+        if chunk:
+            pending.append(chunk)
+            continue
+        if pending:
+            writes.append(b"".join(pending))
+            pending = []
+        writes.append(b"")
+    if pending:
+        writes.append(b"".join(pending))
+    return writes
+
+
+def _is_closed(protocol: Protocol) -> bool:
+    # A function, because mypy keeps the loop condition's narrowing across calls.
+    return protocol.state is State.CLOSED
+
+
+def _timeout(value: float | None) -> float:
+    return float("inf") if value is None else value
