@@ -59,7 +59,11 @@ class PongWaiter:
 
     async def wait(self) -> float:
         """Wait for the pong; return the round-trip time in seconds."""
-        await self._done.wait()
+        try:
+            await self._done.wait()
+        except anyio.get_cancelled_exc_class():
+            self._connection._raise_if_released()
+            raise
         if self._latency is None:
             raise self._connection._closed_exception()
         return self._latency
@@ -170,15 +174,18 @@ class Connection:
             self._recv_in_progress = False
 
     def __aiter__(self) -> AsyncIterator[Data]:
-        return self._iterate()
+        return self
 
-    async def _iterate(self) -> AsyncIterator[Data]:
-        """Yield messages; end quietly on a normal closure, raise otherwise."""
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosedOK:
-                return
+    async def __anext__(self) -> Data:
+        """The next message; iteration ends quietly on a normal closure (1000/1001).
+
+        A plain method rather than an async generator, so that leaving a loop early
+        leaves nothing for the garbage collector to finalize.
+        """
+        try:
+            return await self.recv()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
 
     # ---------------------------------------------------------------- send
 
@@ -219,23 +226,31 @@ class Connection:
         payload = os.urandom(4) if data is None else _as_bytes(data)
         if payload in self._pending_pings:
             raise ConcurrencyError("a ping with the same payload is already waiting")
-        async with self._send_lock:
-            if self.protocol.state is not State.OPEN:
-                raise self._closed_exception()
-            self.protocol.send_ping(payload)
-            waiter = PongWaiter(self, payload, anyio.current_time())
-            self._pending_pings[payload] = waiter
-            await self._write_pending()
+        try:
+            async with self._send_lock:
+                if self.protocol.state is not State.OPEN:
+                    raise self._closed_exception()
+                self.protocol.send_ping(payload)
+                waiter = PongWaiter(self, payload, anyio.current_time())
+                self._pending_pings[payload] = waiter
+                await self._write_pending()
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
         return waiter
 
     async def pong(self, data: DataLike = b"") -> None:
         """Send an unsolicited pong (a unidirectional heartbeat)."""
         payload = _as_bytes(data)
-        async with self._send_lock:
-            if self.protocol.state is not State.OPEN:
-                raise self._closed_exception()
-            self.protocol.send_pong(payload)
-            await self._write_pending()
+        try:
+            async with self._send_lock:
+                if self.protocol.state is not State.OPEN:
+                    raise self._closed_exception()
+                self.protocol.send_pong(payload)
+                await self._write_pending()
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
 
     # --------------------------------------------------------------- close
 
@@ -292,7 +307,9 @@ class Connection:
         messages = self._messages
         receive = self.stream.receive
         close_deadline: float | None = None
-        # Frames that came behind the handshake were parsed when the protocol was built.
+        # Frames that came behind the handshake were parsed when the protocol was built:
+        # their replies and events come first.
+        await self._flush_replies()
         await self._dispatch(protocol.events_received())
         while protocol.state is not State.CLOSED:
             if protocol.close_expected() and close_deadline is None:

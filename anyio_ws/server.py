@@ -138,13 +138,15 @@ class Server:
         try:
             async with anyio.create_task_group() as handlers:
                 self._handlers = handlers
-                with self._accept_scope:
-                    async with anyio.create_task_group() as acceptors:
-                        for listener in self.listeners:
-                            acceptors.start_soon(self._accept, listener, handlers)
-                for listener in self.listeners:
+                try:
+                    with self._accept_scope:
+                        async with anyio.create_task_group() as acceptors:
+                            for listener in self.listeners:
+                                acceptors.start_soon(self._accept, listener, handlers)
+                finally:
                     with anyio.CancelScope(shield=True):
-                        await listener.aclose()
+                        for listener in self.listeners:
+                            await listener.aclose()
         finally:
             self._closed.set()
 
@@ -172,7 +174,7 @@ class Server:
             while self.connections:
                 self._connection_gone = anyio.Event()
                 await self._connection_gone.wait()
-        if self._handlers is not None:
+        if self.connections and self._handlers is not None:
             self._handlers.cancel_scope.cancel()
 
 

@@ -69,6 +69,8 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 VERSION = "13"
 
+_CLOSED_EARLY = "connection closed before the {} was complete"
+
 # Headers that an error response carries besides the body, by status. RFC 9110 asks a
 # 405 to list the allowed methods and a 426 to name the protocol to upgrade to.
 _ERROR_HEADERS: dict[int, tuple[tuple[str, str], ...]] = {
@@ -110,6 +112,22 @@ def _to_h11_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
 def _from_h11_headers(event: h11.Request | h11.InformationalResponse | h11.Response) -> Headers:
     pairs = event.headers.raw_items()
     return Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
+
+
+def _head_size(event: h11.Request | h11.InformationalResponse | h11.Response) -> int:
+    """The size of a message head, give or take a few bytes of its first line."""
+    first_line = len(event.target) if isinstance(event, h11.Request) else len(event.reason)
+    return first_line + 16 + sum(len(n) + len(v) + 4 for n, v in event.headers.raw_items())
+
+
+def _check_head_size(
+    event: h11.Request | h11.InformationalResponse | h11.Response, max_size: int
+) -> None:
+    # h11 only bounds a head that arrives in pieces; a head that arrives whole must not
+    # escape the limit, or the outcome would depend on how the bytes were segmented.
+    if _head_size(event) > max_size:
+        status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+        raise InvalidMessage(f"message head exceeds {max_size} bytes", status)
 
 
 def _single_value(headers: Headers, name: str) -> str:
@@ -192,9 +210,11 @@ class ServerHandshake:
         self.request: Request | None = None
         self.extensions: list[Extension] = []
         self.subprotocol: str | None = None
+        self.max_header_size = max_header_size
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_size)
         self._head_request = False
         self._pending: Request | None = None
+        self._error: InvalidMessage | None = None
 
     # Receiving the request.
 
@@ -213,13 +233,19 @@ class ServerHandshake:
             InvalidMessage: the request is malformed, too large (431), not a bodiless
                 HTTP/1.1 GET (405 or 505 or 400), or the client left before sending it.
         """
+        if self._error is not None:  # like h11, a failure is final
+            raise self._error
         if self.request is not None:
             return self.request
         try:
             return self._next_request()
         except h11.RemoteProtocolError as exc:
             status = HTTPStatus(exc.error_status_hint)
-            raise InvalidMessage(f"invalid HTTP request: {exc}", status) from exc
+            self._error = InvalidMessage(f"invalid HTTP request: {exc}", status)
+            raise self._error from exc
+        except InvalidMessage as exc:
+            self._error = exc
+            raise
 
     def _next_request(self) -> Request | None:
         while True:
@@ -230,12 +256,13 @@ class ServerHandshake:
                 self.request = self._pending
                 return self.request
             elif isinstance(event, h11.ConnectionClosed):
-                raise InvalidMessage("connection closed before the request was complete")
+                raise InvalidMessage(_CLOSED_EARLY.format("request"))
             else:  # NEED_DATA: a body never gets this far, _check_request refuses it
                 return None
 
     def _check_request(self, event: h11.Request) -> Request:
         self._head_request = event.method == b"HEAD"
+        _check_head_size(event, self.max_header_size)
         if event.http_version != b"1.1":
             raise InvalidMessage(
                 f"unsupported HTTP version: {event.http_version.decode()}",
@@ -426,6 +453,7 @@ class ClientHandshake:
         self.uri = uri
         self.available_extensions = list(extensions)
         self.available_subprotocols = list(subprotocols or ())
+        self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.key = generate_key(key_source)
         self.request = Request(uri.resource_name, self._request_headers(origin, additional_headers))
@@ -498,12 +526,16 @@ class ClientHandshake:
         try:
             self.response = self._next_response()
         except h11.RemoteProtocolError as exc:
+            if self._h11.trailing_data == (b"", True):  # h11's words for this are cryptic
+                raise InvalidMessage(_CLOSED_EARLY.format("response")) from exc
             raise InvalidMessage(f"invalid HTTP response: {exc}") from exc
         return self.response
 
     def _next_response(self) -> Response | None:
         while True:
             event = self._h11.next_event()
+            if isinstance(event, (h11.InformationalResponse, h11.Response)):
+                _check_head_size(event, self.max_header_size)
             if isinstance(event, h11.InformationalResponse):
                 if event.status_code == 101:
                     return _response_head(event)
@@ -517,7 +549,7 @@ class ClientHandshake:
                 self._pending.body = bytes(self._body)
                 return self._pending
             elif isinstance(event, h11.ConnectionClosed):
-                raise InvalidMessage("connection closed before the response was complete")
+                raise InvalidMessage(_CLOSED_EARLY.format("response"))
             else:  # NEED_DATA
                 return None
 

@@ -452,13 +452,13 @@ class Protocol:
             if self._sending_message:
                 raise InvalidState("the previous message is unfinished: send a continuation")
             raise InvalidState("no fragmented message to continue")
-        self._sending_message = not fin
         rsv = 0
         first = opcode is not Opcode.CONT
         for extension in self.extensions:
             data, bits = extension.encode(data, first=first, fin=fin)
             rsv |= bits
         self._write_frame((0x80 if fin else 0) | rsv | opcode, data)
+        self._sending_message = not fin
 
     def _send_control(self, opcode: Opcode, data: bytes) -> None:
         if self.state is not State.OPEN:

@@ -1,0 +1,986 @@
+"""Tests for anyio_ws.core.handshake."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import h11
+import pytest
+
+from anyio_ws.core.extensions.base import (
+    ClientExtensionFactory,
+    Extension,
+    ExtensionParameter,
+    ServerExtensionFactory,
+)
+from anyio_ws.core.handshake import (
+    ClientHandshake,
+    ServerHandshake,
+    UnsupportedVersion,
+    accept_key,
+    generate_key,
+)
+from anyio_ws.core.http import Headers, Request, Response
+from anyio_ws.core.uri import parse_uri
+from anyio_ws.exceptions import (
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidUpgrade,
+    NegotiationError,
+)
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 section 1.3
+ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+FRAME = b"\x81\x05hello"  # an unmasked text frame, as the server's first frame
+MASKED_FRAME = b"\x81\x85\x00\x00\x00\x00hello"  # a masked one, as the client's
+FEEDS = ["whole", "bytewise", "trailing"]
+
+
+def fixed_key(size: int) -> bytes:
+    return b"the sample nonce"[:size]
+
+
+# Extension doubles.
+
+
+class FakeExtension(Extension):
+    def __init__(self, name: str, params: Sequence[ExtensionParameter]) -> None:
+        self.name = name
+        self.params = list(params)
+
+    def encode(self, data: bytes, *, first: bool, fin: bool) -> tuple[bytes, int]:
+        return data, 0
+
+    def begin_message(self, rsv: int) -> bool:
+        return False
+
+    def decode(self, data: bytes, *, fin: bool, max_size: int | None) -> bytes:
+        return data
+
+
+class FakeServerFactory(ServerExtensionFactory):
+    """Accepts offers and echoes their parameters, unless one is named "refuse"."""
+
+    def __init__(self, name: str = "x-test") -> None:
+        self.name = name
+        self.calls: list[tuple[list[ExtensionParameter], list[Extension]]] = []
+
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], Extension]:
+        self.calls.append((list(params), list(accepted)))
+        if ("refuse", None) in params:
+            raise NegotiationError("refused")
+        return list(params), FakeExtension(self.name, params)
+
+
+class RefusingServerFactory(FakeServerFactory):
+    """Declines every offer."""
+
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], Extension]:
+        raise NegotiationError("refused")
+
+
+class FakeClientFactory(ClientExtensionFactory):
+    """Offers ``params`` and accepts answers, unless one is named "refuse"."""
+
+    def __init__(self, name: str = "x-test", params: Sequence[ExtensionParameter] = ()) -> None:
+        self.name = name
+        self.params = list(params)
+
+    def get_request_params(self) -> list[ExtensionParameter]:
+        return list(self.params)
+
+    def process_response_params(
+        self, params: Sequence[ExtensionParameter], accepted: Sequence[Extension]
+    ) -> Extension:
+        if ("refuse", None) in params:
+            raise NegotiationError("refused")
+        return FakeExtension(self.name, params)
+
+
+# Helpers: feed bytes whole, byte by byte, or with trailing bytes (h11's tr()).
+
+
+def feed(
+    receive: Callable[[bytes], None],
+    parse: Callable[[], object],
+    data: bytes,
+    how: str,
+) -> object:
+    """Feed ``data`` as ``how`` says and return what ``parse`` gives once it is complete."""
+    if how == "bytewise":
+        for i in range(len(data) - 1):
+            receive(data[i : i + 1])
+            assert parse() is None
+        receive(data[-1:])
+    else:
+        receive(data + (MASKED_FRAME if how == "trailing" else b""))
+    return parse()
+
+
+def client(uri: str = "ws://example.com/chat", **kwargs: Any) -> ClientHandshake:
+    return ClientHandshake(parse_uri(uri), key_source=fixed_key, **kwargs)
+
+
+def valid_request(**kwargs: Any) -> Request:
+    """A request as our client builds it, to tweak before handing it to accept()."""
+    return client(**kwargs).request
+
+
+def with_headers(request: Request, **changes: str | list[str] | None) -> Request:
+    """Copy ``request`` replacing headers: None removes one, a list repeats it."""
+    headers = request.headers.copy()
+    for name, value in changes.items():
+        name = name.replace("_", "-")
+        if name in headers:
+            del headers[name]
+        for item in [] if value is None else [value] if isinstance(value, str) else value:
+            headers[name] = item
+    return Request(request.path, headers)
+
+
+def h11_request_bytes(
+    method: str = "GET", target: str = "/", headers: Sequence[tuple[str, str]] = ()
+) -> bytes:
+    """Serialize a request with an h11 client."""
+    connection = h11.Connection(h11.CLIENT)
+    request = h11.Request(method=method, target=target, headers=[("Host", "x"), *headers])
+    return (connection.send(request) or b"") + (connection.send(h11.EndOfMessage()) or b"")
+
+
+def h11_response_bytes(
+    handshake: ClientHandshake, status: int, headers: list[tuple[str, str]], body: bytes = b""
+) -> bytes:
+    """Answer the handshake's request with an h11 server."""
+    connection = h11.Connection(h11.SERVER)
+    connection.receive_data(handshake.data_to_send())
+    assert isinstance(connection.next_event(), h11.Request)
+    assert isinstance(connection.next_event(), h11.EndOfMessage)
+    if status == 101:
+        return connection.send(h11.InformationalResponse(status_code=101, headers=headers)) or b""
+    data = connection.send(h11.Response(status_code=status, headers=headers)) or b""
+    data += (connection.send(h11.Data(data=body)) or b"") if body else b""
+    return data + (connection.send(h11.EndOfMessage()) or b"")
+
+
+def upgrade_headers(handshake: ClientHandshake, *extra: tuple[str, str]) -> list[tuple[str, str]]:
+    return [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", accept_key(handshake.key)),
+        *extra,
+    ]
+
+
+def answer(server: ServerHandshake, request: Request) -> Response:
+    """What a server I/O layer does: accept, or map the failure to its response."""
+    try:
+        return server.accept(request)
+    except InvalidHandshake as exc:
+        return server.response_for(exc)
+
+
+def connect(
+    client_handshake: ClientHandshake, server: ServerHandshake, extra: bytes = b""
+) -> Response:
+    """Run a whole handshake, client bytes to server and back; return the client's response."""
+    server.receive_data(client_handshake.data_to_send() + extra)
+    request = server.next_request()
+    assert request is not None
+    client_handshake.receive_data(server.send_response(answer(server, request)))
+    response = client_handshake.next_response()
+    assert response is not None
+    return response
+
+
+def parse_response(data: bytes) -> tuple[h11.Response | h11.InformationalResponse, bytes]:
+    """Parse bytes sent by the server with an h11 client; return the head and the body."""
+    connection = h11.Connection(h11.CLIENT)
+    headers = [("Host", "x"), ("Upgrade", "websocket"), ("Connection", "Upgrade")]
+    connection.send(h11.Request(method="GET", target="/", headers=headers))
+    connection.send(h11.EndOfMessage())
+    connection.receive_data(data)
+    connection.receive_data(b"")
+    head = connection.next_event()
+    assert isinstance(head, (h11.Response, h11.InformationalResponse))
+    body = b""
+    if isinstance(head, h11.Response):
+        while isinstance(event := connection.next_event(), h11.Data):
+            body += event.data
+    return head, body
+
+
+# Keys.
+
+
+def test_accept_key() -> None:
+    """accept_key gives the RFC 6455 section 1.3 example."""
+    assert accept_key(KEY) == ACCEPT
+
+
+def test_generate_key() -> None:
+    """generate_key encodes 16 bytes of the given source in base64."""
+    assert generate_key(fixed_key) == KEY
+    assert len(base64.b64decode(generate_key())) == 16
+
+
+def test_generate_key_is_random() -> None:
+    """The default source gives a different key each time."""
+    assert generate_key() != generate_key()
+
+
+# The whole handshake, client against server.
+
+
+def test_handshake_succeeds() -> None:
+    """A client and a server complete the handshake and agree on nothing optional."""
+    client_handshake, server = client(), ServerHandshake()
+    response = connect(client_handshake, server)
+    client_handshake.process_response(response)
+    assert response.status_code == 101
+    assert client_handshake.response is response
+    assert client_handshake.extensions == server.extensions == []
+    assert client_handshake.subprotocol is server.subprotocol is None
+
+
+def test_handshake_negotiates() -> None:
+    """Extensions and subprotocol negotiated by the server are recorded on both sides."""
+    client_handshake = client(
+        extensions=[FakeClientFactory("x-a", [("p", "1")]), FakeClientFactory("x-b")],
+        subprotocols=["chat", "superchat"],
+    )
+    server = ServerHandshake(
+        extensions=[FakeServerFactory("x-b"), FakeServerFactory("x-a")],
+        subprotocols=["superchat", "chat"],
+    )
+    response = connect(client_handshake, server)
+    client_handshake.process_response(response)
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-a; p=1, x-b"
+    assert [e.name for e in client_handshake.extensions] == ["x-a", "x-b"]
+    assert [e.name for e in server.extensions] == ["x-a", "x-b"]
+    assert client_handshake.subprotocol == server.subprotocol == "chat"
+
+
+def test_handshake_rejected() -> None:
+    """A rejected handshake gives the client an InvalidStatus carrying the response."""
+    client_handshake = client()
+    server = ServerHandshake(server_header=None)
+    request_bytes = client_handshake.data_to_send().replace(b"Version: 13", b"Version: 8")
+    server.receive_data(request_bytes)
+    request = server.next_request()
+    assert request is not None
+    client_handshake.receive_data(server.send_response(answer(server, request)))
+    response = client_handshake.next_response()
+    assert response is not None
+    with pytest.raises(InvalidStatus) as exc_info:
+        client_handshake.process_response(response)
+    assert exc_info.value.response.status_code == 426
+    assert exc_info.value.response.headers["Sec-WebSocket-Version"] == "13"
+    assert exc_info.value.response.body.startswith(b"Failed to open a WebSocket connection")
+
+
+def test_first_frames_survive_on_both_sides() -> None:
+    """Frames sent in the same segment as the request or the 101 land in trailing_data."""
+    client_handshake, server = client(), ServerHandshake()
+    server.receive_data(client_handshake.data_to_send() + MASKED_FRAME)
+    request = server.next_request()
+    assert request is not None
+    assert server.trailing_data == MASKED_FRAME
+    client_handshake.receive_data(server.send_response(server.accept(request)) + FRAME)
+    assert client_handshake.next_response() is not None
+    assert client_handshake.trailing_data == FRAME
+
+
+# Server: receiving the request.
+
+
+@pytest.mark.parametrize("how", FEEDS)
+def test_next_request(how: str) -> None:
+    """The server parses the client's request fed whole, byte by byte or with more bytes."""
+    client_handshake, server = client(), ServerHandshake()
+    request = feed(server.receive_data, server.next_request, client_handshake.data_to_send(), how)
+    assert request == client_handshake.request
+    assert server.request is request
+    assert server.next_request() is request
+    assert server.trailing_data == (MASKED_FRAME if how == "trailing" else b"")
+
+
+def test_trailing_data_is_empty_before_the_request() -> None:
+    """trailing_data is empty while the request is incomplete."""
+    server = ServerHandshake()
+    server.receive_data(client().data_to_send()[:-1])
+    assert server.next_request() is None
+    assert server.trailing_data == b""
+
+
+def test_next_request_keeps_header_case() -> None:
+    """Header names keep the case the client wrote."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes(headers=[("X-Custom", "Value")]))
+    request = server.next_request()
+    assert request is not None
+    assert list(request.headers.raw_items())[-1] == ("X-Custom", "Value")
+
+
+def test_next_request_accepts_empty_body() -> None:
+    """A request with Content-Length: 0 has no body and is accepted."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes(headers=[("Content-Length", "0")]))
+    assert server.next_request() is not None
+
+
+def request_error(data: bytes, *, eof: bool = False, **kwargs: Any) -> tuple[InvalidMessage, bytes]:
+    """Feed ``data`` to a server; return the InvalidMessage raised and the answer's bytes."""
+    server = ServerHandshake(**kwargs)
+    server.receive_data(data)
+    if eof:
+        server.receive_eof()
+    with pytest.raises(InvalidMessage) as exc_info:
+        for _ in range(2):  # without eof, the first call may ask for more data
+            server.next_request()
+    return exc_info.value, server.send_response(server.response_for(exc_info.value))
+
+
+@pytest.mark.parametrize(
+    ("data", "max_header_size", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 16384, 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 16384, 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n", 16384, 400),
+        (h11_request_bytes(headers=[("X-Big", "x" * 2000)]), 1000, 431),
+        (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 1000, 1000, 431),
+        (h11_request_bytes("POST"), 16384, 405),
+        (h11_request_bytes("PUT", headers=[("Content-Length", "0")]), 16384, 405),
+        (b"GET / HTTP/1.0\r\nHost: x\r\n\r\n", 16384, 505),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 16384, 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 16384, 400),
+    ],
+)
+def test_next_request_invalid(data: bytes, max_header_size: int, status: int) -> None:
+    """Malformed, oversized, non-GET, HTTP/1.0 or body-carrying requests are refused."""
+    exc, answer_bytes = request_error(data, max_header_size=max_header_size)
+    assert exc.status == status
+    head, body = parse_response(answer_bytes)
+    assert head.status_code == status
+    assert body.startswith(b"Failed to open a WebSocket connection: ")
+
+
+def test_next_request_invalid_method_answer() -> None:
+    """A 405 answer lists GET in Allow."""
+    _, answer_bytes = request_error(h11_request_bytes("POST"))
+    head, _ = parse_response(answer_bytes)
+    assert (b"allow", b"GET") in head.headers
+
+
+def test_next_request_head_gets_no_body() -> None:
+    """A HEAD request gets a 405 whose body is left out, as HTTP requires."""
+    exc, answer_bytes = request_error(h11_request_bytes("HEAD"))
+    assert exc.status == 405
+    assert answer_bytes.endswith(b"\r\n\r\n")
+    assert b"Failed" not in answer_bytes
+
+
+def test_next_request_eof_midway() -> None:
+    """EOF in the middle of a request is an InvalidMessage answered with 400."""
+    exc, answer_bytes = request_error(client().data_to_send()[:20], eof=True)
+    assert exc.status == 400
+    assert parse_response(answer_bytes)[0].status_code == 400
+
+
+def test_next_request_eof_at_once() -> None:
+    """EOF before any byte is an InvalidMessage, and there is nobody to answer."""
+    exc, answer_bytes = request_error(b"", eof=True)
+    assert "connection closed" in str(exc)
+    assert answer_bytes == b""
+
+
+@pytest.mark.parametrize("data", [b"GARBAGE\r\n\r\n", h11_request_bytes("POST")])
+def test_next_request_error_is_final(data: bytes) -> None:
+    """After a failure, next_request raises the same error again."""
+    server = ServerHandshake()
+    server.receive_data(data)
+    with pytest.raises(InvalidMessage) as first:
+        server.next_request()
+    with pytest.raises(InvalidMessage) as second:
+        server.next_request()
+    assert second.value is first.value
+
+
+def test_next_request_needs_data() -> None:
+    """Without a complete request, next_request returns None."""
+    assert ServerHandshake().next_request() is None
+
+
+# Server: accepting.
+
+
+def test_accept() -> None:
+    """accept builds a 101 with Upgrade, Connection, Sec-WebSocket-Accept and Server."""
+    response = ServerHandshake().accept(valid_request())
+    assert response.status_code == 101
+    assert response.reason_phrase == "Switching Protocols"
+    assert list(response.headers.raw_items()) == [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", ACCEPT),
+        ("Server", "anyio_ws"),
+    ]
+
+
+def test_accept_without_server_header() -> None:
+    """server_header=None leaves Server out."""
+    assert "Server" not in ServerHandshake(server_header=None).accept(valid_request()).headers
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"Upgrade": "WebSocket"},
+        {"Upgrade": "h2c, websocket"},
+        {"Connection": "keep-alive, UPGRADE"},
+        {"Connection": ["keep-alive", "upgrade"]},
+    ],
+)
+def test_accept_upgrade_variants(changes: dict[str, str | list[str]]) -> None:
+    """Upgrade and Connection are token lists compared case-insensitively."""
+    assert ServerHandshake().accept(with_headers(valid_request(), **changes)).status_code == 101
+
+
+def accept_error(**changes: str | list[str] | None) -> tuple[InvalidHandshake, Response]:
+    """Run accept() on a request with changed headers; return the error and its response."""
+    server = ServerHandshake()
+    with pytest.raises(InvalidHandshake) as exc_info:
+        server.accept(with_headers(valid_request(), **changes))
+    return exc_info.value, server.response_for(exc_info.value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"Upgrade": None},
+        {"Upgrade": "h2c"},
+        {"Connection": None},
+        {"Connection": "keep-alive"},
+    ],
+)
+def test_accept_invalid_upgrade(changes: dict[str, str | None]) -> None:
+    """Missing or wrong Upgrade or Connection is an InvalidUpgrade answered with 426."""
+    exc, response = accept_error(**changes)
+    assert isinstance(exc, InvalidUpgrade)
+    assert response.status_code == 426
+    assert response.headers["Upgrade"] == "websocket"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"Sec-WebSocket-Key": None}, InvalidHeader),
+        ({"Sec-WebSocket-Key": [KEY, KEY]}, InvalidHeader),
+        ({"Sec-WebSocket-Key": "not base64!"}, InvalidHeaderValue),
+        ({"Sec-WebSocket-Key": "AAAA"}, InvalidHeaderValue),
+        ({"Sec-WebSocket-Key": base64.b64encode(b"x" * 17).decode()}, InvalidHeaderValue),
+        ({"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=é"}, InvalidHeaderValue),
+        ({"Sec-WebSocket-Extensions": "x-test; p=="}, InvalidHeaderFormat),
+        ({"Sec-WebSocket-Protocol": "chat/1"}, InvalidHeaderFormat),
+        ({"Connection": "Upgrade;"}, InvalidHeaderFormat),
+    ],
+)
+def test_accept_invalid_header(
+    changes: dict[str, str | list[str] | None], error: type[InvalidHandshake]
+) -> None:
+    """A missing, repeated or malformed header is an InvalidHeader answered with 400."""
+    server = ServerHandshake(subprotocols=["chat"])
+    with pytest.raises(error) as exc_info:
+        server.accept(with_headers(valid_request(), **changes))
+    assert server.response_for(exc_info.value).status_code == 400
+
+
+@pytest.mark.parametrize("version", [None, "8", "13, 8", ["13", "13"]])
+def test_accept_unsupported_version(version: str | list[str] | None) -> None:
+    """A version other than 13 is answered with 426 and Sec-WebSocket-Version: 13."""
+    exc, response = accept_error(Sec_WebSocket_Version=version)
+    assert isinstance(exc, UnsupportedVersion)
+    assert isinstance(exc, InvalidHeaderValue)
+    assert response.status_code == 426
+    assert response.headers["Sec-WebSocket-Version"] == "13"
+
+
+def test_accept_failure_keeps_previous_negotiation() -> None:
+    """A failed accept() does not touch extensions and subprotocol."""
+    server = ServerHandshake(extensions=[FakeServerFactory()], subprotocols=["chat"])
+    request = valid_request(extensions=[FakeClientFactory()], subprotocols=["chat"])
+    with pytest.raises(UnsupportedVersion):
+        server.accept(with_headers(request, Sec_WebSocket_Version="8"))
+    assert server.extensions == []
+    assert server.subprotocol is None
+
+
+# Server: negotiating extensions.
+
+
+def negotiate(
+    factories: Sequence[ServerExtensionFactory], *offers: str
+) -> tuple[ServerHandshake, Response]:
+    server = ServerHandshake(extensions=factories)
+    request = with_headers(valid_request(), Sec_WebSocket_Extensions=list(offers))
+    return server, server.accept(request)
+
+
+def test_extensions_not_offered() -> None:
+    """Without an offer, no extension is accepted and no header is sent."""
+    server, response = negotiate([FakeServerFactory()])
+    assert server.extensions == []
+    assert "Sec-WebSocket-Extensions" not in response.headers
+
+
+def test_extensions_unknown_offer_ignored() -> None:
+    """An offer no factory knows is ignored."""
+    server, response = negotiate([FakeServerFactory()], "x-other; a=1")
+    assert server.extensions == []
+    assert "Sec-WebSocket-Extensions" not in response.headers
+
+
+def test_extensions_accepted_in_offer_order() -> None:
+    """Offers are accepted in the client's order, across several headers."""
+    server, response = negotiate(
+        [FakeServerFactory("x-a"), FakeServerFactory("x-b")], "x-b; q", "x-a; p=1"
+    )
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-b; q, x-a; p=1"
+    assert [e.name for e in server.extensions] == ["x-b", "x-a"]
+
+
+def test_extensions_declined_offer_falls_back() -> None:
+    """A declined offer (NegotiationError) lets the next offer of the same name be tried."""
+    factory = FakeServerFactory()
+    server, response = negotiate([factory], "x-test; refuse, x-test; p=2")
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-test; p=2"
+    assert len(server.extensions) == 1
+    assert len(factory.calls) == 2
+
+
+def test_extensions_factory_used_once() -> None:
+    """A factory that accepted an offer is not asked again for later offers."""
+    factory = FakeServerFactory()
+    server, response = negotiate([factory], "x-test; p=1, x-test; p=2")
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-test; p=1"
+    assert len(factory.calls) == 1
+
+
+def test_extensions_next_factory_after_decline() -> None:
+    """When a factory declines, the next factory of that name gets the offer."""
+    second = FakeServerFactory()
+    server, _ = negotiate([RefusingServerFactory(), second], "x-test; p=1")
+    assert len(second.calls) == 1
+    assert len(server.extensions) == 1
+
+
+def test_extensions_accepted_passed_to_factories() -> None:
+    """Each factory sees the extensions accepted before it."""
+    later = FakeServerFactory("x-b")
+    server, _ = negotiate([FakeServerFactory("x-a"), later], "x-a, x-b")
+    assert later.calls[0][1] == server.extensions[:1]
+
+
+# Server: selecting a subprotocol.
+
+
+@pytest.mark.parametrize(
+    ("server_list", "offered", "selected"),
+    [
+        (None, ["chat"], None),
+        (["chat"], [], None),
+        (["chat"], ["other"], None),
+        (["chat", "superchat"], ["superchat", "chat"], "superchat"),
+        (["superchat"], ["chat, superchat"], "superchat"),
+        (["chat"], ["other", "chat"], "chat"),
+    ],
+)
+def test_subprotocol_selection(
+    server_list: list[str] | None, offered: list[str], selected: str | None
+) -> None:
+    """The server picks the first subprotocol the client offers that it supports."""
+    server = ServerHandshake(subprotocols=server_list)
+    request = with_headers(valid_request(), Sec_WebSocket_Protocol=offered)
+    response = server.accept(request)
+    assert server.subprotocol == selected
+    assert response.headers.get("Sec-WebSocket-Protocol") == selected
+
+
+def test_server_validates_subprotocols() -> None:
+    """The server refuses a subprotocol list that is not a list of tokens."""
+    with pytest.raises(TypeError):
+        ServerHandshake(subprotocols="chat")
+
+
+# Server: rejecting and sending.
+
+
+def test_reject() -> None:
+    """reject builds a plain-text response that closes the connection."""
+    response = ServerHandshake().reject(403, "Forbidden.\n", {"X-Why": "because"})
+    assert response.status_code == 403
+    assert response.reason_phrase == "Forbidden"
+    assert response.body == b"Forbidden.\n"
+    assert list(response.headers.raw_items()) == [
+        ("X-Why", "because"),
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", "11"),
+        ("Connection", "close"),
+        ("Server", "anyio_ws"),
+    ]
+
+
+def test_reject_unknown_status() -> None:
+    """A status unknown to http.HTTPStatus gets an empty reason phrase."""
+    assert ServerHandshake().reject(599, "").reason_phrase == ""
+
+
+def test_reject_counts_bytes() -> None:
+    """Content-Length counts the UTF-8 bytes of the body, not characters."""
+    assert ServerHandshake().reject(400, "é").headers["Content-Length"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (InvalidMessage("bad"), 400),
+        (InvalidMessage("big", HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE), 431),
+        (InvalidUpgrade("Upgrade", "h2c"), 426),
+        (InvalidHeader("Sec-WebSocket-Key"), 400),
+        (NegotiationError("no"), 400),
+    ],
+)
+def test_response_for(exc: InvalidHandshake, status: int) -> None:
+    """response_for maps any handshake error to its status and a short body."""
+    response = ServerHandshake().response_for(exc)
+    assert response.status_code == status
+    assert response.body == f"Failed to open a WebSocket connection: {exc}.\n".encode()
+    assert "Sec-WebSocket-Version" not in response.headers
+
+
+@pytest.mark.parametrize("how", FEEDS)
+def test_send_response_101(how: str) -> None:
+    """send_response writes a 101 that an h11 client reads, with its headers."""
+    client_handshake, server = client(), ServerHandshake()
+    request = feed(server.receive_data, server.next_request, client_handshake.data_to_send(), how)
+    assert isinstance(request, Request)
+    head, _ = parse_response(server.send_response(server.accept(request)))
+    assert isinstance(head, h11.InformationalResponse)
+    assert head.status_code == 101
+    assert head.reason == b"Switching Protocols"
+    assert (b"sec-websocket-accept", accept_key(client_handshake.key).encode()) in head.headers
+    assert server.trailing_data == (MASKED_FRAME if how == "trailing" else b"")
+
+
+def test_send_response_error() -> None:
+    """send_response writes an error response with its body."""
+    server = ServerHandshake()
+    server.receive_data(client().data_to_send())
+    assert server.next_request() is not None
+    head, body = parse_response(server.send_response(server.reject(403, "No.\n")))
+    assert head.status_code == 403
+    assert body == b"No.\n"
+
+
+# Client: the request.
+
+
+def test_request() -> None:
+    """The request carries the WebSocket headers in order, with the given key."""
+    request = client().request
+    assert request.path == "/chat"
+    assert list(request.headers.raw_items()) == [
+        ("Host", "example.com"),
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", KEY),
+        ("Sec-WebSocket-Version", "13"),
+        ("User-Agent", "anyio_ws"),
+    ]
+
+
+def test_request_options() -> None:
+    """Origin, extensions, subprotocols, user info and additional headers are sent."""
+    request = client(
+        "wss://user:pässword@example.com:8443/a?b=c",
+        origin="https://example.com",
+        extensions=[
+            FakeClientFactory("x-a", [("p", "1"), ("q", None)]),
+            FakeClientFactory("x-a"),
+            FakeClientFactory("x-b"),
+        ],
+        subprotocols=["chat", "superchat"],
+        additional_headers=[("X-Extra", "1")],
+        user_agent_header=None,
+    ).request
+    credentials = base64.b64encode("user:pässword".encode()).decode()
+    assert request.path == "/a?b=c"
+    assert list(request.headers.raw_items()) == [
+        ("Host", "example.com:8443"),
+        ("Authorization", f"Basic {credentials}"),
+        ("Origin", "https://example.com"),
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", KEY),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Extensions", "x-a; p=1; q, x-a, x-b"),
+        ("Sec-WebSocket-Protocol", "chat, superchat"),
+        ("X-Extra", "1"),
+    ]
+
+
+def test_request_ipv6_host() -> None:
+    """The Host header brackets an IPv6 literal."""
+    assert client("ws://[::1]:8765/").request.headers["Host"] == "[::1]:8765"
+
+
+def test_client_validates_subprotocols() -> None:
+    """The client refuses subprotocols that are not tokens."""
+    with pytest.raises(ValueError):
+        client(subprotocols=["a b"])
+
+
+def test_data_to_send() -> None:
+    """data_to_send gives the request bytes once, as h11 reads them."""
+    client_handshake = client()
+    data = client_handshake.data_to_send()
+    assert client_handshake.data_to_send() == b""
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(data)
+    event = server.next_event()
+    assert isinstance(event, h11.Request)
+    assert event.target == b"/chat"
+    assert (b"sec-websocket-key", KEY.encode()) in event.headers
+
+
+# Client: receiving the response.
+
+
+@pytest.mark.parametrize("how", FEEDS)
+def test_next_response_101(how: str) -> None:
+    """A 101 is returned as soon as its head is complete; what follows is trailing data."""
+    client_handshake = client()
+    data = h11_response_bytes(client_handshake, 101, upgrade_headers(client_handshake))
+    trailing = FRAME if how == "trailing" else b""
+    if how == "trailing":
+        data, how = data + FRAME, "whole"
+    response = feed(client_handshake.receive_data, client_handshake.next_response, data, how)
+    assert isinstance(response, Response)
+    assert response.status_code == 101
+    assert response.headers["Sec-WebSocket-Accept"] == accept_key(client_handshake.key)
+    assert client_handshake.trailing_data == trailing
+    assert client_handshake.next_response() is response
+
+
+@pytest.mark.parametrize("how", FEEDS)
+def test_next_response_error_with_body(how: str) -> None:
+    """Another status is returned with its body, read up to Content-Length."""
+    client_handshake = client()
+    data = h11_response_bytes(client_handshake, 404, [("Content-Length", "5")], b"gone!")
+    response = feed(client_handshake.receive_data, client_handshake.next_response, data, how)
+    assert isinstance(response, Response)
+    assert (response.status_code, response.body) == (404, b"gone!")
+
+
+def test_next_response_body_ends_with_connection() -> None:
+    """A body without a length ends when the server closes the connection."""
+    client_handshake = client()
+    # h11 never writes such a response to an HTTP/1.1 request, hence the literal bytes.
+    client_handshake.receive_data(b"HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\noops")
+    assert client_handshake.next_response() is None
+    client_handshake.receive_eof()
+    response = client_handshake.next_response()
+    assert response is not None
+    assert response.body == b"oops"
+
+
+def test_next_response_skips_other_informational() -> None:
+    """A 100 Continue before the 101 is skipped."""
+    client_handshake = client()
+    data = h11_response_bytes(client_handshake, 101, upgrade_headers(client_handshake))
+    client_handshake.receive_data(b"HTTP/1.1 100 Continue\r\n\r\n" + data)
+    response = client_handshake.next_response()
+    assert response is not None
+    assert response.status_code == 101
+
+
+def test_next_response_needs_data() -> None:
+    """Without a complete response, next_response returns None."""
+    assert client().next_response() is None
+
+
+def test_next_response_body_too_large() -> None:
+    """A body over max_body_size is an InvalidMessage."""
+    client_handshake = client(max_body_size=3)
+    data = h11_response_bytes(client_handshake, 404, [("Content-Length", "5")], b"gone!")
+    client_handshake.receive_data(data)
+    with pytest.raises(InvalidMessage, match="exceeds 3 bytes"):
+        client_handshake.next_response()
+
+
+def test_next_response_unlimited_body() -> None:
+    """max_body_size=None reads bodies of any size."""
+    client_handshake = client(max_body_size=None)
+    body = b"x" * 100_000
+    data = h11_response_bytes(client_handshake, 404, [("Content-Length", str(len(body)))], body)
+    client_handshake.receive_data(data)
+    response = client_handshake.next_response()
+    assert response is not None
+    assert response.body == body
+
+
+def test_next_response_headers_too_large() -> None:
+    """A response head over max_header_size is an InvalidMessage."""
+    client_handshake = client(max_header_size=100)
+    headers = upgrade_headers(client_handshake, ("X-Big", "x" * 200))
+    client_handshake.receive_data(h11_response_bytes(client_handshake, 101, headers))
+    with pytest.raises(InvalidMessage):
+        client_handshake.next_response()
+
+
+@pytest.mark.parametrize(
+    "data", [b"HTTP/1.1 1O1 Switching\r\n\r\n", b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 101"]
+)
+def test_next_response_invalid(data: bytes) -> None:
+    """A malformed or truncated response is an InvalidMessage."""
+    client_handshake = client()
+    client_handshake.data_to_send()
+    client_handshake.receive_data(data)
+    client_handshake.receive_eof()
+    with pytest.raises(InvalidMessage):
+        client_handshake.next_response()
+
+
+@pytest.mark.parametrize("data", [b"", b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\ngo"])
+def test_next_response_eof(data: bytes) -> None:
+    """EOF before the response is complete is an InvalidMessage."""
+    client_handshake = client()
+    client_handshake.receive_data(data)
+    client_handshake.receive_eof()
+    with pytest.raises(InvalidMessage, match="connection closed before the response"):
+        client_handshake.next_response()
+
+
+# Client: processing the response.
+
+
+def response_101(handshake: ClientHandshake, *extra: tuple[str, str]) -> Response:
+    return Response(101, "Switching Protocols", Headers(upgrade_headers(handshake, *extra)))
+
+
+def test_process_response_non_101() -> None:
+    """A status other than 101 is an InvalidStatus carrying the response."""
+    client_handshake = client()
+    response = Response(403, "Forbidden", body=b"no")
+    with pytest.raises(InvalidStatus) as exc_info:
+        client_handshake.process_response(response)
+    assert exc_info.value.response is response
+    assert client_handshake.response is response
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"Upgrade": None}, InvalidUpgrade),
+        ({"Upgrade": "h2c"}, InvalidUpgrade),
+        ({"Connection": "close"}, InvalidUpgrade),
+        ({"Sec-WebSocket-Accept": None}, InvalidHeader),
+        ({"Sec-WebSocket-Accept": [ACCEPT, ACCEPT]}, InvalidHeader),
+        ({"Sec-WebSocket-Accept": "wrong"}, InvalidHeaderValue),
+        ({"Sec-WebSocket-Extensions": "x-test;"}, InvalidHeaderFormat),
+    ],
+)
+def test_process_response_invalid_headers(
+    changes: dict[str, str | list[str] | None], error: type[Exception]
+) -> None:
+    """Wrong Upgrade, Connection or Sec-WebSocket-Accept headers are refused."""
+    client_handshake = client()
+    response = response_101(client_handshake)
+    changed = with_headers(Request("/", response.headers), **changes)
+    with pytest.raises(error):
+        client_handshake.process_response(Response(101, "", changed.headers))
+
+
+@pytest.mark.parametrize(
+    ("offered", "answer", "accepted"),
+    [
+        ([], None, []),
+        ([FakeClientFactory("x-a")], None, []),
+        ([FakeClientFactory("x-a")], "x-a", [("x-a", [])]),
+        (
+            [FakeClientFactory("x-a"), FakeClientFactory("x-b")],
+            "x-b, x-a",
+            [("x-b", []), ("x-a", [])],
+        ),
+        (
+            [FakeClientFactory("x-a", [("refuse", None)]), FakeClientFactory("x-a")],
+            "x-a; p=1",
+            [("x-a", [("p", "1")])],
+        ),
+    ],
+)
+def test_process_response_extensions(
+    offered: list[ClientExtensionFactory], answer: str | None, accepted: list[object]
+) -> None:
+    """Extensions accepted by the server are built by the matching offering factory."""
+    client_handshake = client(extensions=offered)
+    extra = [] if answer is None else [("Sec-WebSocket-Extensions", answer)]
+    client_handshake.process_response(response_101(client_handshake, *extra))
+    extensions = client_handshake.extensions
+    assert all(isinstance(e, FakeExtension) for e in extensions)
+    assert [(e.name, e.params) for e in extensions if isinstance(e, FakeExtension)] == accepted
+
+
+@pytest.mark.parametrize(
+    ("offered", "answer"),
+    [
+        ([], "x-a"),
+        ([FakeClientFactory("x-a")], "x-b"),
+        ([FakeClientFactory("x-a")], "x-a; refuse"),
+        ([FakeClientFactory("x-a")], "x-a, x-a"),
+    ],
+)
+def test_process_response_extensions_refused(
+    offered: list[ClientExtensionFactory], answer: str
+) -> None:
+    """An unoffered extension, or one every factory refuses, is a NegotiationError."""
+    client_handshake = client(extensions=offered)
+    response = response_101(client_handshake, ("Sec-WebSocket-Extensions", answer))
+    with pytest.raises(NegotiationError):
+        client_handshake.process_response(response)
+
+
+def test_process_response_subprotocol() -> None:
+    """A subprotocol the client offered is recorded."""
+    client_handshake = client(subprotocols=["chat", "superchat"])
+    response = response_101(client_handshake, ("Sec-WebSocket-Protocol", "superchat"))
+    client_handshake.process_response(response)
+    assert client_handshake.subprotocol == "superchat"
+
+
+@pytest.mark.parametrize(
+    ("offered", "answer", "message"),
+    [
+        (None, "chat", "unsupported subprotocol"),
+        (["chat"], "superchat", "unsupported subprotocol"),
+        (["chat", "superchat"], "chat, superchat", "multiple subprotocols"),
+    ],
+)
+def test_process_response_subprotocol_refused(
+    offered: list[str] | None, answer: str, message: str
+) -> None:
+    """An unoffered subprotocol, or several, is a NegotiationError."""
+    client_handshake = client(subprotocols=offered)
+    response = response_101(client_handshake, ("Sec-WebSocket-Protocol", answer))
+    with pytest.raises(NegotiationError, match=message):
+        client_handshake.process_response(response)

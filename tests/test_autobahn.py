@@ -1,0 +1,104 @@
+"""Autobahn TestSuite conformance, run by kosoku against our server and our client.
+
+Both sides, both backends. kosoku runs in a subprocess (it is asyncio-only), so that
+anyio_ws itself runs on the backend under test. Every case must end OK, NON-STRICT or
+INFORMATIONAL; the counts per verdict are printed (pytest -s shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+
+import anyio_ws
+
+pytestmark = [pytest.mark.autobahn, pytest.mark.timeout(1200)]
+
+CASES = os.environ.get("ANYIO_WS_AUTOBAHN_CASES", "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*")
+PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
+AGENT = "anyio_ws"
+
+
+def kosoku_command(*args: str) -> list[str]:
+    executable = shutil.which("kosoku", path=str(Path(sys.executable).parent))
+    assert executable, "kosoku is in the test extra"
+    selection = [arg for case in CASES.split(",") for arg in ("-i", case.strip())]
+    return [executable, *args, *selection]
+
+
+def verdicts(report_dir: Path) -> dict[str, tuple[str, str]]:
+    """Case id -> (behavior, behaviorClose) from kosoku's index.json."""
+    index = json.loads((report_dir / "index.json").read_text())
+    return {case: (r["behavior"], r["behaviorClose"]) for case, r in index[AGENT].items()}
+
+
+def check(results: dict[str, tuple[str, str]], label: str, elapsed: float) -> None:
+    counts = Counter(behavior for behavior, _ in results.values())
+    print(f"\nAutobahn {label}: {len(results)} cases in {elapsed:.1f} s: {dict(counts)}")
+    failed = {
+        case: verdict
+        for case, verdict in results.items()
+        if verdict[0] not in PASSING or verdict[1] not in PASSING
+    }
+    assert results, "no case ran"
+    assert not failed, f"{len(failed)} cases failed: {sorted(failed.items())[:20]}"
+
+
+async def echo(ws: anyio_ws.ServerConnection) -> None:
+    async for message in ws:
+        await ws.send(message)
+
+
+async def test_server(tmp_path: Path, anyio_backend: object) -> None:
+    """Our server passes every case of kosoku's fuzzing client."""
+    started = time.monotonic()
+    async with anyio_ws.serve(echo, "127.0.0.1", 0, max_size=None) as server:
+        command = kosoku_command(
+            "-m", "fuzzingclient", f"ws://127.0.0.1:{server.port}", "-o", str(tmp_path)
+        )
+        await anyio.run_process(command, check=False)
+    check(verdicts(tmp_path), f"server on {anyio_backend}", time.monotonic() - started)
+
+
+async def run_client_cases(port: int) -> None:
+    """The Autobahn client protocol: count the cases, run each, ask for the report."""
+    base = f"ws://127.0.0.1:{port}"
+    async with anyio_ws.connect(f"{base}/getCaseCount") as ws:
+        count = int(await ws.recv())
+    for case in range(1, count + 1):
+        try:
+            async with anyio_ws.connect(
+                f"{base}/runCase?case={case}&agent={AGENT}", max_size=None
+            ) as ws:
+                async for message in ws:
+                    await ws.send(message)
+        except anyio_ws.ConnectionClosed:
+            pass
+    async with anyio_ws.connect(f"{base}/updateReports?agent={AGENT}") as ws:
+        # kosoku writes the report and drops the connection, with or without a close frame.
+        with pytest.raises(anyio_ws.ConnectionClosed):
+            await ws.recv()
+
+
+async def test_client(tmp_path: Path, anyio_backend: object) -> None:
+    """Our client passes every case of kosoku's fuzzing server."""
+    started = time.monotonic()
+    command = kosoku_command("-m", "fuzzingserver", "127.0.0.1:0", "-o", str(tmp_path))
+    async with await anyio.open_process(command) as process:
+        assert process.stderr is not None
+        banner = b""
+        while b"\n" not in banner:
+            banner += await process.stderr.receive()
+        port = int(banner.split(b"\n")[0].rsplit(b":", 1)[1])
+        await run_client_cases(port)
+        with anyio.fail_after(120):
+            await process.wait()
+    check(verdicts(tmp_path), f"client on {anyio_backend}", time.monotonic() - started)
