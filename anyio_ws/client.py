@@ -20,6 +20,7 @@ from anyio.abc import ByteStream
 from ._streams import abort, open_tcp
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
+from .core.extensions.permessage_deflate import enable_client_permessage_deflate
 from .core.handshake import ClientHandshake
 from .core.http import HeadersLike, Response
 from .core.protocol import Protocol, Side
@@ -61,6 +62,8 @@ class connect:
         ssl: Client ``ssl.SSLContext`` for ``wss://`` (default: the system's trust).
         server_hostname: Name to check the certificate against (default: URI host).
         origin: ``Origin`` header to send.
+        compression: ``"deflate"`` (the default) negotiates permessage-deflate with
+            settings tuned for many connections; ``None`` turns it off.
         extensions: Extension factories to offer, in order of preference.
         subprotocols: Subprotocols to offer, in order of preference.
         additional_headers: More headers for the handshake request.
@@ -82,6 +85,7 @@ class connect:
         ssl: ssl_module.SSLContext | None = None,
         server_hostname: str | None = None,
         origin: str | None = None,
+        compression: str | None = "deflate",
         extensions: Sequence[ClientExtensionFactory] | None = None,
         subprotocols: Sequence[str] | None = None,
         additional_headers: HeadersLike | None = None,
@@ -106,7 +110,7 @@ class connect:
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.origin = origin
-        self.extensions = list(extensions or ())
+        self.extensions = _with_compression(compression, extensions)
         self.subprotocols = subprotocols
         self.additional_headers = additional_headers
         self.user_agent_header = user_agent_header
@@ -208,3 +212,14 @@ async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Resp
             handshake.receive_eof()
         else:
             handshake.receive_data(data)
+
+
+def _with_compression(
+    compression: str | None, extensions: Sequence[ClientExtensionFactory] | None
+) -> list[ClientExtensionFactory]:
+    """The extension factories to use, with permessage-deflate unless it is off."""
+    if compression == "deflate":
+        return enable_client_permessage_deflate(extensions)
+    if compression is not None:
+        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
+    return list(extensions or ())

@@ -26,6 +26,7 @@ from anyio.abc import ByteStream, SocketAttribute
 from ._streams import TRANSPORT_ERRORS, abort
 from .connection import Connection
 from .core.extensions.base import ServerExtensionFactory
+from .core.extensions.permessage_deflate import enable_server_permessage_deflate
 from .core.handshake import ServerHandshake
 from .core.http import Request, Response
 from .core.protocol import Protocol, Side
@@ -201,6 +202,8 @@ class serve:
         ssl: A server ``ssl.SSLContext`` to serve ``wss://``.
         create_connection: Builds each connection; pass a ``ServerConnection``
             subclass to add your own attributes or methods.
+        compression: ``"deflate"`` (the default) negotiates permessage-deflate with
+            settings tuned for many connections; ``None`` turns it off.
         extensions: Extension factories, in the server's order of preference.
         subprotocols: Subprotocols the server supports, in order of preference.
         server_header: ``Server`` header value; ``None`` to send none.
@@ -222,6 +225,7 @@ class serve:
         *,
         ssl: ssl_module.SSLContext | None = None,
         create_connection: CreateServerConnection | None = None,
+        compression: str | None = "deflate",
         extensions: Sequence[ServerExtensionFactory] | None = None,
         subprotocols: Sequence[str] | None = None,
         server_header: str | None = "anyio_ws",
@@ -242,7 +246,7 @@ class serve:
         self.port = port
         self.ssl = ssl
         self.create_connection: CreateServerConnection = create_connection or ServerConnection
-        self.extensions = list(extensions or ())
+        self.extensions = _with_compression(compression, extensions)
         self.subprotocols = subprotocols
         self.server_header = server_header
         self.open_timeout = open_timeout
@@ -447,3 +451,14 @@ def _format(address: Any) -> str:
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return str(address)
+
+
+def _with_compression(
+    compression: str | None, extensions: Sequence[ServerExtensionFactory] | None
+) -> list[ServerExtensionFactory]:
+    """The extension factories to use, with permessage-deflate unless it is off."""
+    if compression == "deflate":
+        return enable_server_permessage_deflate(extensions)
+    if compression is not None:
+        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
+    return list(extensions or ())

@@ -1,0 +1,39 @@
+"""An echo server and a client talking to it, in one process.
+
+    python examples/echo.py                  # asyncio
+    python examples/echo.py --backend trio   # the same code on trio
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import anyio
+
+import anyio_ws
+
+
+async def echo(ws: anyio_ws.ServerConnection) -> None:
+    """Send every message back; the loop ends when the client closes."""
+    async for message in ws:
+        await ws.send(message)
+
+
+async def main() -> None:
+    async with anyio_ws.serve(echo, "127.0.0.1", 0) as server:
+        uri = f"ws://127.0.0.1:{server.port}/"
+        print(f"server listening on {uri}")
+        async with anyio_ws.connect(uri) as ws:
+            for message in ["Hello", "WebSocket", b"\x00\x01 bytes too"]:
+                await ws.send(message)
+                print(f"> {message!r}")
+                print(f"< {await ws.recv()!r}")
+            latency = await (await ws.ping())
+            print(f"ping answered in {latency * 1000:.2f} ms")
+        print(f"client closed with code {ws.close_code}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    anyio.run(main, backend=parser.parse_args().backend)
