@@ -316,8 +316,28 @@ class Protocol:
                 self._handle_control(first, opcode, payload, length)
                 continue
             self._check_header(first, masked, opcode)
-            mask = data[pos + header_size - 4 : pos + header_size] if masked else b""
-            pos += header_size
+            start = pos + header_size
+            if (
+                first & 0xF0 == 0x80  # FIN and no RSV bit: a whole plain message
+                and opcode
+                and self._message_opcode is None
+                and end - start >= length
+                and (self.max_size is None or length <= self.max_size)
+            ):
+                # The common case, without the assembler: one frame, one message.
+                payload = data[start : start + length]
+                if masked:
+                    payload = apply_mask(payload, data[start - 4 : start])
+                pos = start + length
+                if self.debug:
+                    self.logger.debug("< %s", Frame(Opcode(opcode), payload))
+                if opcode == Opcode.TEXT:
+                    self._events.append(TextMessage(payload.decode()))
+                else:
+                    self._events.append(BinaryMessage(payload))
+                continue
+            mask = data[start - 4 : start] if masked else b""
+            pos = start
             self._start_data_frame(first, opcode, length, mask)
             if length == 0:
                 self._consume_payload(b"")
@@ -393,8 +413,11 @@ class Protocol:
     def _begin_message(self, opcode: int, rsv: int) -> None:
         self._message_opcode = opcode
         self._message_size = 0
+        if not rsv:
+            self._message_decoders = []
+            return
         self._message_decoders = [ext for ext in self.extensions if ext.begin_message(rsv)]
-        if rsv and not self._message_decoders:
+        if not self._message_decoders:
             raise ProtocolError("reserved bits set but no extension claims the message")
 
     def _consume_payload(self, chunk: bytes) -> None:

@@ -45,7 +45,8 @@ class Extension(ABC):
         """Start decoding an incoming message whose first frame had the RSV bits ``rsv``.
 
         Returns whether this extension transforms the message; when it does, every
-        payload chunk of the message goes through ``decode``.
+        payload chunk of the message goes through ``decode``. Only called when the
+        first frame has an RSV bit set: a message without one is delivered as sent.
         """
 
     @abstractmethod
