@@ -1,0 +1,94 @@
+"""aiohttp: server (``web.WebSocketResponse``) and client (``ClientSession.ws_connect``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from .. import config
+from .base import ClientConn, Implementation
+
+
+class AiohttpConn:
+    """``send``/``recv`` over aiohttp's typed methods."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    async def send(self, message: str | bytes) -> None:
+        if isinstance(message, str):
+            await self._ws.send_str(message)
+        else:
+            await self._ws.send_bytes(message)
+
+    async def recv(self) -> str | bytes:
+        import aiohttp
+
+        msg = await self._ws.receive()
+        if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
+            return msg.data  # type: ignore[no-any-return]
+        raise ConnectionError(f"aiohttp received {msg.type!r}")
+
+
+class Aiohttp(Implementation):
+    name = "aiohttp"
+    backend = "asyncio"
+    distribution = "aiohttp"
+    requires = ("aiohttp",)
+
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    def supports_compression(self) -> bool:
+        return True
+
+    async def serve(self, host: str, *, compression: bool, ready: Callable[[int], None]) -> None:
+        import anyio
+        from aiohttp import WSMsgType, web
+
+        async def echo(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse(max_msg_size=config.MAX_SIZE, compress=compression)
+            await ws.prepare(request)
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, 0)
+            await site.start()
+            ready(runner.addresses[0][1])
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await runner.cleanup()
+
+    @contextlib.asynccontextmanager
+    async def client_scope(self) -> AsyncIterator[None]:
+        import aiohttp
+
+        # One session per program, as aiohttp recommends. Its connector's default limit
+        # (100 connections) would hold back workload (e): lifted.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            self._session = session
+            yield
+
+    @contextlib.asynccontextmanager
+    async def connect(
+        self, host: str, port: int, *, compression: bool
+    ) -> AsyncIterator[ClientConn]:
+        assert self._session is not None, "connect() outside client_scope()"
+        async with self._session.ws_connect(
+            f"ws://{host}:{port}/", max_msg_size=config.MAX_SIZE, compress=15 if compression else 0
+        ) as ws:
+            yield AiohttpConn(ws)
+
+
+IMPLEMENTATIONS = [Aiohttp()]

@@ -1,0 +1,72 @@
+"""The interface every implementation adapter provides.
+
+An adapter is what a user of the library would write for an echo server and for a
+client that sends a message and waits for its echo: nothing more. The harness calls
+``serve()`` in the server role and ``connect()`` in the client role, on the adapter's
+own event loop (``backend``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+Message = str | bytes
+
+
+class ClientConn(Protocol):
+    """What the client-role workloads need from a connection."""
+
+    async def send(self, message: Any) -> None: ...
+
+    async def recv(self) -> Any: ...
+
+
+class Unsupported(Exception):
+    """The implementation cannot run this configuration (compression, say)."""
+
+
+class Implementation(ABC):
+    """One implementation under test, on one event loop."""
+
+    name: str = ""
+    backend: str = "asyncio"
+    """``"asyncio"`` or ``"trio"``: the loop ``serve()``/``connect()`` run on."""
+    distribution: str = ""
+    """Package whose version is reported."""
+    raw: bool = False
+    """A raw TCP echo baseline: no handshake, no framing."""
+    force_uvloop: bool = False
+    requires: tuple[str, ...] = ()
+    """Modules that must be importable."""
+    server_only: bool = False
+
+    no_compression_reason = "no permessage-deflate support"
+
+    def supports_compression(self) -> bool:
+        return False
+
+    @abstractmethod
+    async def serve(self, host: str, *, compression: bool, ready: Callable[[int], None]) -> None:
+        """Run an echo server on ``host`` and a free port until cancelled.
+
+        Call ``ready(port)`` once it accepts connections.
+        """
+
+    @abstractmethod
+    def connect(
+        self, host: str, port: int, *, compression: bool
+    ) -> contextlib.AbstractAsyncContextManager[ClientConn]:
+        """Open a client connection to ``ws://host:port/``; closes cleanly on exit."""
+
+    @contextlib.asynccontextmanager
+    async def client_scope(self) -> AsyncIterator[None]:
+        """Anything a client program sets up once (aiohttp's ``ClientSession``)."""
+        yield
+
+
+def check_compression(impl: Implementation, compression: bool) -> None:
+    if compression and not impl.supports_compression():
+        raise Unsupported(f"{impl.name} does not support permessage-deflate")

@@ -1,0 +1,76 @@
+"""Workloads, run settings, and the names of the implementations."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+HOST = "127.0.0.1"
+GENERATOR_CPU = 0
+MEASURED_CPU = 1
+
+SMALL = 16
+LARGE = 2**20
+MAX_SIZE = 16 * 2**20
+"""``max_size`` given to every library: well above the 1 MiB workload."""
+
+SMALL_TEXT = "0123456789abcdef"
+assert len(SMALL_TEXT.encode()) == SMALL
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark workload, as shown in the tables."""
+
+    key: str
+    title: str
+    unit: str
+    higher_is_better: bool = True
+    compression: bool = False
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in (
+        Workload("a", "(a) 1 connection, sequential 16 B text echo", "round trips/s"),
+        Workload("b", "(b) 64 connections, sequential 16 B text echo each", "round trips/s"),
+        Workload("c", "(c) 1 connection, 1 MiB binary echo", "MB/s"),
+        Workload("d", "(d) sequential opening handshake + clean close", "connections/s"),
+        Workload("e", "(e) idle connections after one echo each", "KiB/connection", False),
+        Workload(
+            "cz",
+            "(c) with compression: 1 connection, 1 MiB JSON-like binary echo, permessage-deflate",
+            "MB/s",
+            compression=True,
+        ),
+    )
+}
+DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "cz"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often each cell is measured."""
+
+    reps: int = 3
+    warmup: float = 0.4
+    window: float = 1.0
+    connections: int = 64
+    idle_connections: int = 1000
+    open_concurrency: int = 50
+    settle: float = 0.5
+    """(e): seconds between the last connection opened (or closed) and an RSS reading."""
+    uvloop: bool = False
+    """Run the measured asyncio implementations on uvloop instead of asyncio's loop."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        return cls(**json.loads(text))
+
+
+FULL = Settings()
+QUICK = Settings(reps=1, warmup=0.2, window=0.4, idle_connections=200, settle=0.3)

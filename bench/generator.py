@@ -1,0 +1,484 @@
+"""The fixed load generator of the server role: raw asyncio protocols on uvloop.
+
+It is not a WebSocket library: it writes frames that were built and masked once,
+before the clock starts, and checks every byte of every echo (the exact frame the
+server must send back for uncompressed messages; the inflated payload otherwise).
+Echo loops run inside ``data_received`` callbacks, so a round trip costs the generator
+a few microseconds and the server under test is what the numbers measure.
+
+Against a raw TCP echo server (``--mode raw``) there is no handshake and no framing:
+the generator writes the payload bytes and waits for the same bytes back.
+
+Run by the runner as ``python -m bench.generator ...``; prints one result line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import config, wsframes
+from .procutil import emit_result, rss_bytes, setup_process
+
+CLOSE_1000 = (1000).to_bytes(2, "big")
+HANDSHAKE_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
+
+
+class BenchError(Exception):
+    """The server misbehaved (wrong echo, refused handshake, ...)."""
+
+
+class Message:
+    """A message to echo: the bytes to write, and how to recognise a correct echo."""
+
+    def __init__(self, payload: bytes, opcode: int, *, raw: bool, deflate_wbits: int = 0) -> None:
+        self.payload = payload
+        self.opcode = opcode
+        self.raw = raw
+        self.compressed = deflate_wbits > 0
+        mask = os.urandom(4)
+        if raw:
+            self.wire = payload
+            self.expected = payload
+        elif self.compressed:
+            body = wsframes.deflate_message(payload, deflate_wbits)
+            self.wire = wsframes.frame(opcode, body, mask=mask, rsv1=True)
+            self.expected = b""  # compressed echoes differ: inflate and compare
+        else:
+            self.wire = wsframes.frame(opcode, payload, mask=mask)
+            self.expected = wsframes.frame(opcode, payload)
+
+
+class Conn(asyncio.Protocol):
+    """One client connection of the generator."""
+
+    def __init__(self, host: str, port: int, *, raw: bool, deflate: bool) -> None:
+        self.raw = raw
+        self.deflate_offered = deflate
+        self.deflate: wsframes.DeflateParams | None = None
+        self.count = 0
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.closed_by_server: asyncio.Future[None] = loop.create_future()
+        self._waiter: asyncio.Future[None] | None = None
+        self._buffer = bytearray()
+        self._parser: wsframes.FrameParser | None = None
+        self._message: Message | None = None
+        self._loop_until: Callable[[], bool] | None = None
+        self._fragments: list[bytes] = []
+        self._fragment_opcode = 0
+        self._fragment_rsv1 = False
+        self._inflater: wsframes.Inflater | None = None
+        self._key = base64.b64encode(os.urandom(16))
+        self._request = wsframes.client_request(host, port, self._key, deflate=deflate)
+        self.error: BaseException | None = None
+        self.close_received = False
+
+    # ----------------------------------------------------------- asyncio API
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.raw:
+            self.ready.set_result(None)
+        else:
+            self.transport.write(self._request)  # type: ignore[union-attr]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if not self.closed_by_server.done():
+            self.closed_by_server.set_result(None)  # close_received tells whether it did
+        gone = BenchError(f"connection lost: {exc!r}")
+        for fut in (self.ready, self._waiter):
+            if fut is not None and not fut.done():
+                fut.set_exception(gone)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            if not self.ready.done():
+                self._handshake_data(data)
+            elif self._parser is not None and self._message is None:
+                self._parser.feed(data)
+                self._control_frames()
+            else:
+                self._echo_data(data)
+        except BenchError as exc:
+            self._fail(exc)
+
+    # -------------------------------------------------------------- handshake
+
+    def _handshake_data(self, data: bytes) -> None:
+        self._buffer += data
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buffer) > 65536:
+                raise BenchError("handshake response too large")
+            return
+        head = bytes(self._buffer[:end])
+        rest = bytes(self._buffer[end + 4 :])
+        self._buffer.clear()
+        status, headers = wsframes.parse_head(head)
+        if not status.startswith("HTTP/1.1 101"):
+            raise BenchError(f"handshake refused: {status!r}")
+        if headers.get("sec-websocket-accept", "").encode() != wsframes.accept_key(self._key):
+            raise BenchError("wrong Sec-WebSocket-Accept")
+        self.deflate = wsframes.parse_deflate(headers.get("sec-websocket-extensions"))
+        if self.deflate is not None:
+            if not self.deflate_offered:
+                raise BenchError("server enabled permessage-deflate that was not offered")
+            self._inflater = wsframes.Inflater(
+                self.deflate.server_max_window_bits,
+                no_context_takeover=self.deflate.server_no_context_takeover,
+            )
+        self._parser = wsframes.FrameParser(rest)
+        self.ready.set_result(None)
+        self._control_frames()
+
+    # ------------------------------------------------------------------ echo
+
+    def echo_once(self, message: Message) -> asyncio.Future[None]:
+        """Send ``message`` once; the future completes when its echo is verified."""
+        return self.echo_loop(message, lambda: True)
+
+    def echo_loop(self, message: Message, stop: Callable[[], bool]) -> asyncio.Future[None]:
+        """Echo ``message`` again and again until ``stop()`` is true after an echo."""
+        assert self.transport is not None
+        self._message = message
+        self._loop_until = stop
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(message.wire)
+        return self._waiter
+
+    def _echo_data(self, data: bytes) -> None:
+        message = self._message
+        if message is None:
+            raise BenchError(f"unexpected data: {data[:40]!r}")
+        parser = self._parser
+        if parser is not None and parser.pending():
+            parser.feed(data)
+            self._parse_frames()
+            return
+        buf = self._buffer
+        buf += data
+        expected = message.expected
+        size = len(expected)
+        if message.raw:
+            while len(buf) >= size:
+                if not buf.startswith(expected):
+                    raise BenchError("raw echo differs from what was sent")
+                del buf[:size]
+                if self._echoed():
+                    return
+            if buf and not expected.startswith(buf):
+                raise BenchError("raw echo differs from what was sent")
+            return
+        if size:  # fast path: the exact frame an uncompressed echo must be
+            while len(buf) >= size and buf.startswith(expected):
+                del buf[:size]
+                if self._echoed():
+                    return
+            if not buf or (len(buf) < size and expected.startswith(buf)):
+                return
+        # Anything else is parsed frame by frame: fragments, pings, compressed data.
+        assert parser is not None
+        parser.feed(bytes(buf))
+        buf.clear()
+        self._parse_frames()
+
+    def _parse_frames(self) -> None:
+        assert self._parser is not None and self._message is not None
+        while (f := self._parser.next_frame()) is not None:
+            if f.opcode >= 0x8:
+                self._control(f)
+                continue
+            if f.opcode != wsframes.OP_CONT:
+                if self._fragments:
+                    raise BenchError("new message inside a fragmented one")
+                self._fragment_opcode, self._fragment_rsv1 = f.opcode, f.rsv1
+            elif not self._fragments:
+                raise BenchError("continuation frame without a message")
+            self._fragments.append(f.payload)
+            if not f.fin:
+                continue
+            payload = b"".join(self._fragments)
+            self._fragments.clear()
+            if self._fragment_rsv1:
+                if self._inflater is None:
+                    raise BenchError("RSV1 set without permessage-deflate")
+                payload = self._inflater.inflate(payload)
+            if self._fragment_opcode != self._message.opcode or payload != self._message.payload:
+                raise BenchError("echo differs from what was sent")
+            if self._echoed():
+                return  # anything left is parsed once idle (a ping, say)
+
+    def _echoed(self) -> bool:
+        """Count one verified echo; send the next or finish. True when finished."""
+        self.count += 1
+        assert self._loop_until is not None and self._message is not None
+        if self._loop_until():
+            waiter = self._waiter
+            self._message = None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return True
+        assert self.transport is not None
+        self.transport.write(self._message.wire)
+        return False
+
+    def _control_frames(self) -> None:
+        assert self._parser is not None
+        while (f := self._parser.next_frame()) is not None:
+            if f.opcode < 0x8:
+                raise BenchError("data frame while idle")
+            self._control(f)
+
+    def _control(self, f: wsframes.Frame) -> None:
+        assert self.transport is not None
+        if f.opcode == wsframes.OP_PING:
+            self.transport.write(wsframes.frame(wsframes.OP_PONG, f.payload, mask=os.urandom(4)))
+        elif f.opcode == wsframes.OP_CLOSE:
+            self.close_received = True
+            if not self.closed_by_server.done():
+                self.closed_by_server.set_result(None)
+            if self._message is not None:
+                raise BenchError("server closed during an echo")
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = exc
+        for fut in (self.ready, self._waiter):
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ----------------------------------------------------------------- close
+
+    async def close(self, timeout: float = CLOSE_TIMEOUT) -> bool:
+        """Close cleanly; True if the server closed the TCP connection in time."""
+        assert self.transport is not None
+        if self.lost.done():
+            return True
+        if self.raw:
+            self.transport.write_eof()
+        else:
+            self.transport.write(wsframes.frame(wsframes.OP_CLOSE, CLOSE_1000, mask=os.urandom(4)))
+        try:
+            await asyncio.wait_for(asyncio.shield(self.lost), timeout)
+            return True
+        except (asyncio.TimeoutError, BenchError):
+            self.transport.abort()
+            return False
+
+
+async def open_conn(host: str, port: int, *, raw: bool, deflate: bool = False) -> Conn:
+    """Connect and finish the opening handshake (nothing to do for raw TCP)."""
+    loop = asyncio.get_running_loop()
+    _, conn = await asyncio.wait_for(
+        loop.create_connection(lambda: Conn(host, port, raw=raw, deflate=deflate), host, port),
+        HANDSHAKE_TIMEOUT,
+    )
+    await asyncio.wait_for(asyncio.shield(conn.ready), HANDSHAKE_TIMEOUT)
+    return conn
+
+
+async def close_all(conns: list[Conn]) -> None:
+    await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+
+class Window:
+    """Warm-up, then a measuring window; readings of a counter at both ends."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        self.settings = settings
+        self.stopping = False
+
+    async def measure(self, total: Callable[[], int], waiters: list[asyncio.Future[None]]) -> float:
+        """Return units per second of ``total()`` over the window; then stop the loops."""
+        await _sleep_or_fail(self.settings.warmup, waiters)
+        t0, n0 = time.perf_counter(), total()
+        await _sleep_or_fail(self.settings.window, waiters)
+        t1, n1 = time.perf_counter(), total()
+        self.stopping = True
+        await asyncio.wait_for(asyncio.gather(*waiters), 10)
+        return (n1 - n0) / (t1 - t0)
+
+
+async def _sleep_or_fail(seconds: float, waiters: list[asyncio.Future[None]]) -> None:
+    """Sleep, but raise at once if a connection failed meanwhile."""
+    done, _ = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_EXCEPTION)
+    for fut in done:
+        fut.result()
+
+
+# ------------------------------------------------------------------ workloads
+
+
+async def echo_workload(
+    host: str,
+    port: int,
+    raw: bool,
+    settings: config.Settings,
+    n_conns: int,
+    message: Message,
+    *,
+    deflate: bool = False,
+) -> tuple[float, dict[str, Any]]:
+    """Sequential echoes on ``n_conns`` connections; round trips per second."""
+    sem = asyncio.Semaphore(settings.open_concurrency)
+
+    async def opened() -> Conn:
+        async with sem:
+            return await open_conn(host, port, raw=raw, deflate=deflate)
+
+    conns = await asyncio.gather(*(opened() for _ in range(n_conns)))
+    extra: dict[str, Any] = {}
+    try:
+        if deflate and any(c.deflate is None for c in conns):
+            raise BenchError("server did not negotiate permessage-deflate")
+        window = Window(settings)
+        waiters = [c.echo_loop(message, lambda: window.stopping) for c in conns]
+        rate = await window.measure(lambda: sum(c.count for c in conns), waiters)
+        extra["messages"] = sum(c.count for c in conns)
+    finally:
+        await close_all(conns)
+    return rate, extra
+
+
+async def handshake_workload(
+    host: str, port: int, raw: bool, settings: config.Settings
+) -> tuple[float, dict[str, Any]]:
+    """Sequential open + clean close; connections per second."""
+    window = Window(settings)
+    done = 0
+    no_close_frame = 0
+    no_tcp_close = 0
+
+    async def cycle_forever() -> None:
+        nonlocal done, no_close_frame, no_tcp_close
+        deadline = time.monotonic() + settings.warmup + settings.window + 30
+        while not window.stopping and time.monotonic() < deadline:
+            conn = await open_conn(host, port, raw=raw)
+            if not raw:
+                conn.transport.write(  # type: ignore[union-attr]
+                    wsframes.frame(wsframes.OP_CLOSE, CLOSE_1000, mask=os.urandom(4))
+                )
+                await asyncio.wait_for(asyncio.shield(conn.closed_by_server), CLOSE_TIMEOUT)
+                if not conn.close_received:
+                    no_close_frame += 1
+                try:
+                    await asyncio.wait_for(asyncio.shield(conn.lost), CLOSE_TIMEOUT)
+                except asyncio.TimeoutError:
+                    no_tcp_close += 1
+                    conn.transport.abort()  # type: ignore[union-attr]
+            elif not await conn.close():
+                no_tcp_close += 1
+            done += 1
+
+    task = asyncio.ensure_future(cycle_forever())
+    rate = await window.measure(lambda: done, [task])
+    return rate, {
+        "connections": done,
+        "anomaly: server closed TCP without a close frame": no_close_frame,
+        "anomaly: server did not close TCP within 2 s": no_tcp_close,
+    }
+
+
+async def memory_workload(
+    host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
+) -> tuple[float, dict[str, Any]]:
+    """Server RSS growth per idle connection, in KiB."""
+    message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
+    sem = asyncio.Semaphore(settings.open_concurrency)
+
+    async def open_and_echo() -> Conn:
+        async with sem:
+            conn = await open_conn(host, port, raw=raw)
+            await asyncio.wait_for(conn.echo_once(message), HANDSHAKE_TIMEOUT)
+            return conn
+
+    # Warm up the server's code paths and allocator, then take the baseline.
+    warm = await asyncio.gather(*(open_and_echo() for _ in range(settings.open_concurrency)))
+    await close_all(warm)
+    await asyncio.sleep(settings.settle)
+    before = rss_bytes(server_pid)
+    n = settings.idle_connections
+    conns = await asyncio.gather(*(open_and_echo() for _ in range(n)))
+    await asyncio.sleep(settings.settle)
+    after = rss_bytes(server_pid)
+    await close_all(conns)
+    return (after - before) / n / 1024, {
+        "rss_before_mib": before / 2**20,
+        "rss_after_mib": after / 2**20,
+    }
+
+
+async def run_workload(
+    key: str, host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
+) -> tuple[float, dict[str, Any]]:
+    if key in ("a", "b"):
+        message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
+        n = 1 if key == "a" else settings.connections
+        return await echo_workload(host, port, raw, settings, n, message)
+    if key == "c":
+        message = Message(wsframes.binary_payload(config.LARGE), wsframes.OP_BINARY, raw=raw)
+        rate, extra = await echo_workload(host, port, raw, settings, 1, message)
+        return rate * config.LARGE / 1e6, extra
+    if key == "cz":
+        payload = wsframes.json_like_payload(config.LARGE)
+        message = Message(payload, wsframes.OP_BINARY, raw=raw, deflate_wbits=0 if raw else 15)
+        rate, extra = await echo_workload(host, port, raw, settings, 1, message, deflate=not raw)
+        return rate * config.LARGE / 1e6, extra
+    if key == "d":
+        return await handshake_workload(host, port, raw, settings)
+    if key == "e":
+        return await memory_workload(host, port, raw, settings, server_pid)
+    raise ValueError(f"unknown workload {key!r}")
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    settings = config.Settings.from_json(args.settings)
+    results: dict[str, Any] = {}
+    for key in args.workloads.split(","):
+        try:
+            value, extra = await asyncio.wait_for(
+                run_workload(
+                    key, args.host, args.port, args.mode == "raw", settings, args.server_pid
+                ),
+                args.timeout,
+            )
+            results[key] = {"value": value, **extra}
+        except Exception as exc:  # one failed cell must not hide the others
+            results[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=config.HOST)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=["ws", "raw"], default="ws")
+    parser.add_argument("--workloads", required=True)
+    parser.add_argument("--settings", default=config.FULL.to_json())
+    parser.add_argument("--server-pid", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=60.0, help="per workload")
+    parser.add_argument("--cpu", type=int, default=config.GENERATOR_CPU)
+    args = parser.parse_args(argv)
+    setup_process(args.cpu)
+    import uvloop
+
+    emit_result(uvloop.run(amain(args)))
+
+
+if __name__ == "__main__":
+    main()

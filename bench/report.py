@@ -1,0 +1,362 @@
+"""Tables (markdown), chart (PNG) and raw results (JSON) from a run's ``Results``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from .adapters import Implementation
+
+if TYPE_CHECKING:
+    from .run import Results
+
+REFERENCE = "websockets-asyncio"
+CEILING = "harness-echo"
+ROLE_TITLES = {
+    "server": "Server role: each server driven by the fixed generator",
+    "client": "Client role: each client against the fixed echo server",
+}
+DISTRIBUTIONS = [
+    "anyio-ws",
+    "anyio",
+    "trio",
+    "websockets",
+    "trio-websocket",
+    "wsproto",
+    "aiohttp",
+    "picows",
+    "uvloop",
+    "numpy",
+    "matplotlib",
+    "psutil",
+]
+
+
+def raw_baseline(impl: Implementation) -> str:
+    return f"raw-anyio-{impl.backend}"
+
+
+def fmt(value: float) -> str:
+    """A number with 3 significant digits and thousands separators."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def ratio(value: float | None, reference: float | None) -> str:
+    if value is None or not reference:
+        return "—"
+    return f"{value / reference:.2f}×"
+
+
+def median_of(cell: dict[str, list[Any]] | None) -> float | None:
+    if not cell or not cell["values"]:
+        return None
+    return float(statistics.median(cell["values"]))
+
+
+def workload_table(role: str, key: str, results: Results, impls: list[Implementation]) -> list[str]:
+    workload = config.WORKLOADS[key]
+    cells = results.cells.get(role, {}).get(key, {})
+    skipped = results.skipped.get(role, {}).get(key, {})
+    better = "higher is better" if workload.higher_is_better else "lower is better"
+    lines = [
+        f"#### {workload.title} — {workload.unit}, {better}",
+        "",
+        "| implementation | loop | median | min–max | n | × websockets-asyncio "
+        "| × raw anyio, same loop |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    reference = median_of(cells.get(REFERENCE))
+    for impl in impls:
+        if role == "client" and impl.server_only:
+            continue
+        loop = "uvloop" if impl.force_uvloop else impl.backend
+        if impl.name in skipped:
+            lines.append(f"| {impl.name} | {loop} | n/a | | | | {skipped[impl.name]} |")
+            continue
+        cell = cells.get(impl.name)
+        if cell is None:
+            continue
+        value = median_of(cell)
+        if value is None:
+            error = cell["errors"][0] if cell["errors"] else "no value"
+            lines.append(f"| {impl.name} | {loop} | failed | | | | {error[:60]} |")
+            continue
+        spread = f"{fmt(min(cell['values']))}–{fmt(max(cell['values']))}"
+        n = str(len(cell["values"])) + (
+            f" ({len(cell['errors'])} failed)" if cell["errors"] else ""
+        )
+        name = f"**{impl.name}**" if impl.name.startswith("anyio_ws") else impl.name
+        if impl.name == CEILING:
+            lines.append(f"| {name} (ceiling) | {loop} | {fmt(value)} | {spread} | {n} | | |")
+            continue
+        base = median_of(cells.get(raw_baseline(impl)))
+        lines.append(
+            f"| {name} | {loop} | {fmt(value)} | {spread} | {n} | {ratio(value, reference)} "
+            f"| {ratio(value, base)} |"
+        )
+    return lines + [""]
+
+
+def summary_table(
+    role: str, keys: list[str], results: Results, impls: list[Implementation]
+) -> list[str]:
+    """Medians of every workload, one row per implementation, with × websockets-asyncio."""
+    head = (
+        "| implementation | " + " | ".join(f"{k} ({config.WORKLOADS[k].unit})" for k in keys) + " |"
+    )
+    lines = [head, "|---|" + "---:|" * len(keys)]
+    for impl in impls:
+        if role == "client" and impl.server_only:
+            continue
+        row = []
+        for key in keys:
+            cells = results.cells.get(role, {}).get(key, {})
+            value = median_of(cells.get(impl.name))
+            if value is None:
+                row.append("—")
+                continue
+            ref = median_of(cells.get(REFERENCE))
+            rel = f" ({ratio(value, ref)})" if ref and impl.name not in (REFERENCE, CEILING) else ""
+            row.append(fmt(value) + rel)
+        name = f"**{impl.name}**" if impl.name.startswith("anyio_ws") else impl.name
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
+    return lines + [""]
+
+
+def anomalies(results: Results) -> list[str]:
+    """What the generator saw go wrong without failing a cell (summed over repetitions)."""
+    notes = []
+    for role, by_key in results.cells.items():
+        for key, by_impl in by_key.items():
+            for impl, cell in by_impl.items():
+                counts: dict[str, int] = {}
+                for details in cell["details"]:
+                    for name, value in details.items():
+                        if name.startswith("anomaly") and value:
+                            counts[name] = counts.get(name, 0) + value
+                total = sum(d.get("connections", 0) for d in cell["details"])
+                for name, value in counts.items():
+                    what = name.split(":", 1)[1].strip()
+                    notes.append(
+                        f"{role} role, ({key}) {impl}: {value} of {total} connections: {what}."
+                    )
+    return notes
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for dist in DISTRIBUTIONS:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def git_revision() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "anyio_ws"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return rev + (" (anyio_ws modified)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_lines(settings: config.Settings, elapsed: float) -> list[str]:
+    vers = ", ".join(f"{k} {v}" for k, v in versions().items())
+    return [
+        f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs; {platform.system()} "
+        f"{platform.release()}; fixed side pinned to CPU {config.GENERATOR_CPU}, measured "
+        f"process to CPU {config.MEASURED_CPU}; loopback 127.0.0.1.",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}); {vers}; "
+        f"anyio_ws at {git_revision()}.",
+        f"- Settings: {settings.reps} repetition(s) per cell, round-robin order; "
+        f"{settings.warmup} s warm-up + {settings.window} s window; (b) "
+        f"{settings.connections} connections; (e) {settings.idle_connections} connections; "
+        f"measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
+        f"Run took {elapsed / 60:.1f} min; {time.strftime('%Y-%m-%d %H:%M %Z')}.",
+    ]
+
+
+def markdown(
+    results: Results,
+    impls: list[Implementation],
+    keys: list[str],
+    settings: config.Settings,
+    elapsed: float,
+) -> str:
+    lines = ["# anyio_ws benchmarks", ""]
+    plain = [k for k in keys if k != "cz"]
+    for role in ("server", "client"):
+        if role not in results.cells:
+            continue
+        lines += [f"## {ROLE_TITLES[role]}", ""]
+        if len(plain) > 1:
+            lines += ["Medians (× websockets-asyncio):", ""]
+            lines += summary_table(role, plain, results, impls)
+        for key in plain:
+            if key in results.cells[role]:
+                lines += workload_table(role, key, results, impls)
+    if "cz" in keys:
+        lines += ["## With compression (permessage-deflate)", ""]
+        for role in ("server", "client"):
+            if "cz" in results.cells.get(role, {}) or "cz" in results.skipped.get(role, {}):
+                lines += [f"### {ROLE_TITLES[role]}", ""]
+                lines += workload_table(role, "cz", results, impls)
+        lines += [
+            "The raw rows echo the same 1 MiB uncompressed: the cost of the bytes alone.",
+            "",
+        ]
+    lines += [
+        "## How to read",
+        "",
+        "- Each cell: median of the repetitions, min–max spread, n = repetitions that "
+        "succeeded. Ratios divide medians: above 1× is faster (for (e), more memory).",
+        "- × raw anyio: against a TCP echo on anyio streams on the same loop (no WebSocket):"
+        " what the loop and the socket cost on their own.",
+        f"- {CEILING}: the harness's own echo server (uvloop, raw protocol) under the"
+        " generator: roughly the most the harness can measure in either role.",
+        "- MB/s = 10⁶ payload bytes echoed per second (counted once, not per direction).",
+        "",
+    ]
+    lines += machine_lines(settings, elapsed)
+    for note in results.notes + anomalies(results):
+        lines.append(f"- Note: {note}")
+    if results.errors:
+        lines += ["", "Failed cells:", ""]
+        lines += [f"- {e}" for e in results.errors]
+    return "\n".join(lines) + "\n"
+
+
+def chart(
+    results: Results, impls: list[Implementation], keys: list[str], path: Path
+) -> Path | None:
+    """Horizontal bars (median, min–max whiskers), one panel per role and workload."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    roles = [r for r in ("server", "client") if r in results.cells]
+    if not roles:
+        return None
+    names = [i.name for i in impls]
+    fig, axes = plt.subplots(
+        len(roles),
+        len(keys),
+        figsize=(3.6 * len(keys), 0.32 * len(names) * len(roles) + 2),
+        squeeze=False,
+    )
+    for r, role in enumerate(roles):
+        for c, key in enumerate(keys):
+            ax = axes[r][c]
+            cells = results.cells[role].get(key, {})
+            rows = [n for n in names if median_of(cells.get(n)) is not None]
+            if key == "cz":  # raw rows send 1 MiB uncompressed: off the scale, left out
+                rows = [n for n in rows if not n.startswith("raw")]
+            medians = [median_of(cells[n]) or 0.0 for n in rows]
+            lows = [m - min(cells[n]["values"]) for n, m in zip(rows, medians, strict=True)]
+            highs = [max(cells[n]["values"]) - m for n, m in zip(rows, medians, strict=True)]
+            colors = [
+                "tab:red"
+                if n.startswith("anyio_ws")
+                else "tab:gray"
+                if n.startswith(("raw", CEILING))
+                else "tab:blue"
+                for n in rows
+            ]
+            ax.barh(range(len(rows)), medians, xerr=[lows, highs], color=colors, capsize=2)
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels(rows, fontsize=7)
+            ax.invert_yaxis()
+            workload = config.WORKLOADS[key]
+            better = "higher" if workload.higher_is_better else "lower"
+            ax.set_title(f"{role}: {key} ({workload.unit}, {better} is better)", fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write(
+    results: Results,
+    impls: list[Implementation],
+    keys: list[str],
+    settings: config.Settings,
+    args: argparse.Namespace,
+    elapsed: float,
+    out: Path,
+) -> dict[str, Any]:
+    """Write ``bench-<time>.md/.png/.json`` and ``latest.*`` copies under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    text = markdown(results, impls, keys, settings, elapsed)
+    paths: dict[str, Any] = {"markdown_text": text}
+    md = out / f"bench-{stamp}.md"
+    md.write_text(text)
+    paths["markdown"] = md
+    raw = out / f"bench-{stamp}.json"
+    raw.write_text(
+        json.dumps(
+            {
+                "settings": settings.__dict__,
+                "argv": vars(args) | {"out": str(args.out)},
+                "results": results.to_json(),
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    paths["json"] = raw
+    if not args.no_chart:
+        png = chart(results, impls, keys, out / f"bench-{stamp}.png")
+        if png is not None:
+            paths["chart"] = png
+    for kind in ("markdown", "json", "chart"):
+        if kind in paths:
+            latest = out / f"latest{paths[kind].suffix}"
+            shutil.copyfile(paths[kind], latest)
+    return paths

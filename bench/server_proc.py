@@ -1,0 +1,43 @@
+"""One server under test, in its own process: ``python -m bench.server_proc``.
+
+Pins itself to the measured CPU, starts the implementation's echo server, prints its
+port, and serves until terminated (or ``--lifetime`` seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import anyio
+
+from . import config
+from .adapters import load
+from .backends import run_on
+from .procutil import emit_ready, setup_process
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--impl", required=True)
+    parser.add_argument("--host", default=config.HOST)
+    parser.add_argument("--compression", type=int, choices=[0, 1], default=0)
+    parser.add_argument("--cpu", type=int, default=config.MEASURED_CPU)
+    parser.add_argument("--lifetime", type=float, default=600.0)
+    parser.add_argument("--uvloop", action="store_true")
+    args = parser.parse_args(argv)
+    setup_process(args.cpu)
+    impl = load(args.impl)
+
+    def ready(port: int) -> None:
+        emit_ready(port, os.getpid())
+
+    async def serve() -> None:
+        with anyio.move_on_after(args.lifetime):
+            await impl.serve(args.host, compression=bool(args.compression), ready=ready)
+
+    run_on(impl, serve, uvloop=args.uvloop)
+
+
+if __name__ == "__main__":
+    main()
