@@ -24,6 +24,7 @@ from anyio.abc import ByteStream, SocketAttribute
 
 from ._queue import MessageQueue, QueueClosed
 from ._streams import TRANSPORT_ERRORS, abort, address_of, half_close
+from ._sync import Flag, SendLock
 from .core.events import BinaryMessage, PongReceived, TextMessage
 from .core.http import Request, Response
 from .core.protocol import Protocol, State
@@ -116,10 +117,10 @@ class Connection:
         """Round-trip time of the last ping answered, in seconds."""
 
         self._messages: MessageQueue[Data] = MessageQueue(max_queue, self._on_messages_drained)
-        self._send_lock = anyio.Lock(fast_acquire=True)
+        self._send_lock = SendLock()
         self._recv_in_progress = False
         self._pending_pings: dict[bytes, PongWaiter] = {}
-        self._closed = anyio.Event()
+        self._closed = Flag()
         self._transport_error: BaseException | None = None
         self._release_scope: anyio.CancelScope | None = None
         self.local_address = address_of(stream, SocketAttribute.local_address)
@@ -262,15 +263,20 @@ class Connection:
         cancelled scope: the handshake runs shielded, bounded by the timeout.
         """
         with anyio.CancelScope(shield=True):
-            try:
-                async with self._send_lock:
-                    if self.protocol.state is State.OPEN:
-                        self.protocol.send_close(code, reason)
-                        await self._write_pending()
-            except TRANSPORT_ERRORS as exc:
-                self._transport_error = self._transport_error or exc
+            # The timeout covers the write too: a peer that stops reading, or another
+            # task's send() stuck on a full buffer, must not block close() for ever.
+            with anyio.move_on_after(_timeout(self.close_timeout)):
+                try:
+                    async with self._send_lock:
+                        if self.protocol.state is State.OPEN:
+                            self.protocol.send_close(code, reason)
+                            await self._write_pending()
+                except ConnectionClosed:
+                    pass  # the transport broke; the reader sees it and finishes
+                await self._closed.wait()
+            if not self._closed.is_set():
                 await abort(self.stream)
-            await self._wait_closed_bounded()
+                await self._closed.wait()
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed, transport included."""
@@ -279,14 +285,6 @@ class Connection:
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()
             raise
-
-    async def _wait_closed_bounded(self) -> None:
-        """Wait for the reader to finish, dropping the transport after close_timeout."""
-        with anyio.move_on_after(_timeout(self.close_timeout)):
-            await self._closed.wait()
-            return
-        await abort(self.stream)
-        await self._closed.wait()
 
     # ------------------------------------------------------ the reader task
 

@@ -24,6 +24,7 @@ import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._streams import TRANSPORT_ERRORS, abort
+from ._sync import Flag
 from .connection import Connection
 from .core.extensions.base import ServerExtensionFactory
 from .core.extensions.permessage_deflate import enable_server_permessage_deflate
@@ -53,7 +54,7 @@ class ServerConnection(Connection):
     ) -> None:
         super().__init__(stream, protocol, **kwargs)
         self.server = server
-        self._handler_may_stop = anyio.Event()
+        self._handler_may_stop = Flag()
 
     def _on_messages_drained(self) -> None:
         self._handler_may_stop.set()

@@ -19,11 +19,13 @@ class Headers:
     must not guess which of two ``Sec-WebSocket-Key`` values is meant.
     """
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_items",)
+
+    # Only the list of pairs is kept: a handshake has a dozen headers, so a scan is as
+    # fast as a dict lookup, and every connection keeps its request for its lifetime.
 
     def __init__(self, items: HeadersLike | None = None) -> None:
         self._items: list[tuple[str, str]] = []
-        self._index: dict[str, list[str]] = {}
         if items is not None:
             self.update(items)
 
@@ -40,34 +42,46 @@ class Headers:
     def __setitem__(self, name: str, value: str) -> None:
         """Append a header; it does not replace an existing one."""
         self._items.append((name, value))
-        self._index.setdefault(name.lower(), []).append(value)
 
     def __getitem__(self, name: str) -> str:
-        values = self._index[name.lower()]
+        values = self.get_all(name)
+        if not values:
+            raise KeyError(name)
         if len(values) > 1:
             raise MultipleValuesError(name)
         return values[0]
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()
-        del self._index[key]
-        self._items = [(n, v) for n, v in self._items if n.lower() != key]
+        kept = [(n, v) for n, v in self._items if n.lower() != key]
+        if len(kept) == len(self._items):
+            raise KeyError(name)
+        self._items = kept
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return any(n.lower() == key for n, _ in self._items)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
+        return iter(self._index())
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._index())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
             return NotImplemented
-        return self._index == other._index
+        return self._index() == other._index()
 
     __hash__ = None  # type: ignore[assignment]
+
+    def _index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for name, value in self._items:
+            index.setdefault(name.lower(), []).append(value)
+        return index
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The only value of ``name``, or ``default`` when it is missing."""
@@ -78,7 +92,8 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order; empty when it is missing."""
-        return list(self._index.get(name.lower(), ()))
+        key = name.lower()
+        return [value for n, value in self._items if n.lower() == key]
 
     def raw_items(self) -> Iterator[tuple[str, str]]:
         """Every (name, value) pair, in the order added, names as written."""
