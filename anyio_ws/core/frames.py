@@ -6,11 +6,14 @@ tests share: the constants, the close frame payload, header encoding, and the XO
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
 from ..exceptions import ProtocolError
+from ..typing import BytesLike
 
 __all__ = [
     "CONTROL_OPCODES",
@@ -160,18 +163,40 @@ def encode_header(first_byte: int, length: int, masked: bool) -> bytes:
     return _PACK_LONG(first_byte, mask_bit | 127, length)
 
 
-def apply_mask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
+def _apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
     """XOR ``data`` with the 4-byte ``mask`` repeated (section 5.3).
 
     Works on whole integers so that the loop runs in C: the cost is a few passes over
-    the payload, never a Python step per byte.
+    the payload, never a Python step per byte. The fallback for ``_speedups.apply_mask``.
     """
+    if len(mask) != 4:
+        raise ValueError(f"mask must be 4 bytes, not {len(mask)}")
     length = len(data)
     if length == 0:
         return b""
     key = (mask * ((length + 3) // 4))[:length] if length != 4 else mask
     value = int.from_bytes(data, "big") ^ int.from_bytes(key, "big")
     return value.to_bytes(length, "big")
+
+
+def _load_apply_mask() -> Callable[[BytesLike, bytes], bytes]:
+    """The C ``apply_mask`` when it was built, unless ``ANYIO_WS_NO_SPEEDUPS`` is set."""
+    if os.environ.get("ANYIO_WS_NO_SPEEDUPS", "") not in ("", "0"):
+        return _apply_mask_python
+    try:
+        from ._speedups import apply_mask as compiled
+    except ImportError:
+        return _apply_mask_python
+    return compiled
+
+
+apply_mask = _load_apply_mask()
+"""``apply_mask(data, mask, /) -> bytes``: XOR ``data`` with the 4-byte ``mask`` repeated.
+
+The C version from ``_speedups`` when it was built (``pip install`` compiles it when a
+compiler is present), else ``_apply_mask_python``; both raise ``ValueError`` unless
+``mask`` has 4 bytes. ``ANYIO_WS_NO_SPEEDUPS=1`` at import selects the pure Python one.
+"""
 
 
 def encode_frame(

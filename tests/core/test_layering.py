@@ -107,6 +107,7 @@ class TestChecker:
             "from ..typing import Data",
             "from .frames import Close",
             "from . import frames",
+            "from ._speedups import apply_mask",
         ],
     )
     def test_accepted(self, source: str) -> None:
