@@ -7,12 +7,15 @@ list, in the spirit of httpcore's ``map_exceptions``.
 
 from __future__ import annotations
 
+import asyncio
 import ssl as ssl_module
 from contextlib import suppress
 
 import anyio
 import anyio.streams.tls
 from anyio.abc import ByteStream
+
+from . import _asyncio_stream
 
 __all__ = ["TRANSPORT_ERRORS", "abort", "address_of", "half_close", "open_tcp"]
 
@@ -54,7 +57,13 @@ def address_of(stream: ByteStream, attribute: object) -> object:
 async def open_tcp(
     host: str, port: int, ssl: ssl_module.SSLContext | None, server_hostname: str | None
 ) -> ByteStream:
-    """Connect to ``host:port``, with TLS when ``ssl`` is given."""
+    """Connect to ``host:port``, with TLS when ``ssl`` is given.
+
+    On asyncio the stream is an ``AsyncioSocketStream`` (see ``_asyncio_stream`` for
+    why), TLS included; on trio it is anyio's own stream.
+    """
+    if _running_asyncio():
+        return await _asyncio_stream.open_tcp(host, port, ssl, server_hostname)
     stream: ByteStream = await anyio.connect_tcp(host, port)
     if ssl is None:
         return stream
@@ -69,3 +78,12 @@ async def open_tcp(
     except BaseException:
         await abort(stream)
         raise
+
+
+def _running_asyncio() -> bool:
+    """Whether this runs in an asyncio task (stdlib only: no sniffio, no trio import)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return asyncio.current_task() is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
@@ -23,7 +24,8 @@ import anyio.abc
 import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
-from ._streams import TRANSPORT_ERRORS, abort
+from ._asyncio_stream import accept_socket, open_accepted
+from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
 from ._sync import Flag
 from .connection import Connection
 from .core.extensions.base import ServerExtensionFactory
@@ -84,7 +86,7 @@ class Server:
     def __init__(
         self,
         listeners: Sequence[anyio.abc.Listener[Any]],
-        handle_stream: Callable[[Server, ByteStream], Coroutine[Any, Any, None]],
+        handle_stream: Callable[[Server, ByteStream | socket.socket], Coroutine[Any, Any, None]],
         *,
         close_timeout: float | None,
         logger: LoggerLike,
@@ -155,16 +157,28 @@ class Server:
     async def _accept(
         self, listener: anyio.abc.Listener[Any], handlers: anyio.abc.TaskGroup
     ) -> None:
+        # On asyncio, accept on the listening socket itself and hand the bare socket to
+        # the connection's task, which makes an AsyncioSocketStream of it (TLS handshake
+        # included, within open_timeout): see _asyncio_stream for why. Trio: anyio's.
+        raw: socket.socket | None = None
+        if _running_asyncio():
+            raw = listener.extra(SocketAttribute.raw_socket, None)
         while True:
             try:
-                stream = await cast(anyio.abc.SocketListener, listener).accept()
+                accepted: ByteStream | socket.socket
+                if raw is None:
+                    accepted = await cast(anyio.abc.SocketListener, listener).accept()
+                else:
+                    accepted = await accept_socket(raw)
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 return
             except OSError as exc:  # EMFILE and the like: wait a bit rather than spin
+                if raw is not None and raw.fileno() < 0:  # the listener was closed
+                    return
                 self.logger.warning("failed to accept a connection: %s", exc)
                 await anyio.sleep(0.1)
                 continue
-            handlers.start_soon(self._handle_stream, self, stream)
+            handlers.start_soon(self._handle_stream, self, accepted)
 
     async def _close_connections(self, code: int) -> None:
         """Close every connection, then cancel whatever outlives ``close_timeout``."""
@@ -302,10 +316,15 @@ class serve:
 
     # ------------------------------------------------------ one connection
 
-    async def _handle_stream(self, server: Server, stream: ByteStream) -> None:
-        """Run one TCP connection from accept to close; never raises."""
+    async def _handle_stream(self, server: Server, accepted: ByteStream | socket.socket) -> None:
+        """Run one TCP connection from accept to close; never raises.
+
+        ``accepted`` is anyio's stream, or on asyncio the accepted socket, which
+        ``_open`` makes a stream of (see ``Server._accept``).
+        """
+        streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
         try:
-            connection = await self._open(server, stream)
+            connection = await self._open(server, accepted, streams)
             if connection is None:
                 return
             server.connections.add(connection)
@@ -318,22 +337,34 @@ class serve:
         except Exception:
             self.logger.exception("unexpected error while serving a connection")
         finally:
-            await abort(stream)
+            for stream in streams:
+                await abort(stream)
 
-    async def _open(self, server: Server, stream: ByteStream) -> ServerConnection | None:
-        """TLS and the opening handshake, within ``open_timeout``; None if they fail."""
+    async def _open(
+        self, server: Server, accepted: ByteStream | socket.socket, streams: list[ByteStream]
+    ) -> ServerConnection | None:
+        """TLS and the opening handshake, within ``open_timeout``; None if they fail.
+
+        A stream made of an accepted socket is added to ``streams`` for the caller to close.
+        """
         handshake = ServerHandshake(
             extensions=self.extensions,
             subprotocols=self.subprotocols,
             server_header=self.server_header,
             max_header_size=self.max_header_size,
         )
+        stream: ByteStream
         try:
             with anyio.fail_after(self.open_timeout):
-                if self.ssl is not None:
+                if isinstance(accepted, socket.socket):  # asyncio, TLS there included
+                    stream = await open_accepted(accepted, self.ssl)
+                    streams.append(stream)
+                elif self.ssl is not None:
                     stream = await anyio.streams.tls.TLSStream.wrap(
-                        stream, server_side=True, ssl_context=self.ssl, standard_compatible=False
+                        accepted, server_side=True, ssl_context=self.ssl, standard_compatible=False
                     )
+                else:
+                    stream = accepted
                 request = await _read_request(stream, handshake)
                 try:
                     response = handshake.accept(request)
