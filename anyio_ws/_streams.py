@@ -29,6 +29,11 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 
 async def half_close(stream: ByteStream) -> None:
     """Send EOF; streams that cannot half-close (TLS) are closed instead."""
+    if isinstance(stream, anyio.streams.tls.TLSStream):
+        # anyio cannot half-close TLS; once the peer shut the session down, send_eof()
+        # even raises TypeError (it reads a TLS version that is gone).
+        await abort(stream)
+        return
     try:
         await stream.send_eof()
     except NotImplementedError:

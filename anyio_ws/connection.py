@@ -208,6 +208,7 @@ class Connection:
         try:
             async with self._send_lock:
                 if self.protocol.state is not State.OPEN:
+                    await self._write_pending()  # replies the reader left to the lock holder
                     raise self._closed_exception()
                 if text:
                     self.protocol.send_text(payload)
@@ -230,6 +231,7 @@ class Connection:
         try:
             async with self._send_lock:
                 if self.protocol.state is not State.OPEN:
+                    await self._write_pending()  # replies the reader left to the lock holder
                     raise self._closed_exception()
                 self.protocol.send_ping(payload)
                 waiter = PongWaiter(self, payload, anyio.current_time())
@@ -246,6 +248,7 @@ class Connection:
         try:
             async with self._send_lock:
                 if self.protocol.state is not State.OPEN:
+                    await self._write_pending()  # replies the reader left to the lock holder
                     raise self._closed_exception()
                 self.protocol.send_pong(payload)
                 await self._write_pending()
@@ -270,7 +273,7 @@ class Connection:
                     async with self._send_lock:
                         if self.protocol.state is State.OPEN:
                             self.protocol.send_close(code, reason)
-                            await self._write_pending()
+                        await self._write_pending()  # also replies the reader left to us
                 except ConnectionClosed:
                     pass  # the transport broke; the reader sees it and finishes
                 await self._closed.wait()

@@ -99,6 +99,7 @@ class Server:
         self._accept_scope = anyio.CancelScope()
         self._handlers: anyio.abc.TaskGroup | None = None
         self._closing = False
+        self._handshakes: set[anyio.CancelScope] = set()
         self._closed = anyio.Event()
         self._connection_gone = anyio.Event()
 
@@ -127,6 +128,8 @@ class Server:
             return
         self._closing = True
         self._accept_scope.cancel()
+        for handshake in self._handshakes:  # not a connection yet: just drop it
+            handshake.cancel()
         if close_connections and self._handlers is not None:
             self._handlers.start_soon(self._close_connections, code)
 
@@ -324,7 +327,15 @@ class serve:
         """
         streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
         try:
-            connection = await self._open(server, accepted, streams)
+            connection: ServerConnection | None = None
+            with anyio.CancelScope() as handshake:
+                server._handshakes.add(handshake)
+                if server._closing:
+                    handshake.cancel()
+                try:
+                    connection = await self._open(server, accepted, streams)
+                finally:
+                    server._handshakes.discard(handshake)
             if connection is None:
                 return
             server.connections.add(connection)
