@@ -460,22 +460,32 @@ def _as_bytes(data: DataLike) -> bytes:
 
 
 def _coalesce(chunks: list[bytes]) -> list[bytes]:
-    """Join consecutive chunks into one write; keep EOF markers (``b""``) apart."""
+    """Group chunks into writes: small ones joined, large ones alone, EOF (``b""``) apart."""
     if len(chunks) == 1:
         return chunks
     writes: list[bytes] = []
     pending: list[bytes] = []
+    pending_size = 0
     for chunk in chunks:
-        if chunk:
+        if chunk and len(chunk) + pending_size <= _WRITE_JOIN_LIMIT:
             pending.append(chunk)
+            pending_size += len(chunk)
             continue
         if pending:
-            writes.append(b"".join(pending))
+            writes.append(pending[0] if len(pending) == 1 else b"".join(pending))
             pending = []
-        writes.append(b"")
+            pending_size = 0
+        if chunk and len(chunk) <= _WRITE_JOIN_LIMIT:
+            pending.append(chunk)
+            pending_size = len(chunk)
+        else:
+            writes.append(chunk)
     if pending:
-        writes.append(b"".join(pending))
+        writes.append(pending[0] if len(pending) == 1 else b"".join(pending))
     return writes
+
+
+_WRITE_JOIN_LIMIT = 65536
 
 
 def _is_closed(protocol: Protocol) -> bool:

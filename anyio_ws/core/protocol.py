@@ -85,6 +85,7 @@ _OK_CLOSE_CODES = frozenset(
     {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
 )
 _MAX_CONTROL_PAYLOAD = 125
+_JOIN_LIMIT = 65536  # larger frames are queued as header and payload, not joined
 
 
 class Protocol:
@@ -531,12 +532,20 @@ class Protocol:
             self.logger.debug(
                 "> %s", Frame(Opcode(first & 0x0F), bytes(payload), bool(first & 0x80))
             )
+        length = len(payload)
         if self._masked_out:
             mask = self._mask_source(4)
-            header = encode_header(first, len(payload), True)
-            self._output.append(header + mask + apply_mask(payload, mask))
+            header = encode_header(first, length, True) + mask
+            payload = apply_mask(payload, mask)
         else:
-            self._output.append(encode_header(first, len(payload), False) + payload)
+            header = encode_header(first, length, False)
+        if length > _JOIN_LIMIT:
+            # Large payloads go out as they are: copying a MiB behind a header costs
+            # more than the second write.
+            self._output.append(header)
+            self._output.append(payload)
+        else:
+            self._output.append(header + payload)
 
     def _send_eof(self) -> None:
         self.eof_sent = True
