@@ -1,7 +1,6 @@
 """An echo server and a client talking to it, in one process.
 
-    python examples/echo.py                  # asyncio
-    python examples/echo.py --backend trio   # the same code on trio
+Run ``python examples/echo.py`` for asyncio, add ``--backend trio`` for trio.
 """
 
 from __future__ import annotations
