@@ -297,42 +297,7 @@ async def test_message_over_max_size_closes_with_1009():
     assert info.value.code == 1009
 
 
-# ----------------------------------------------------------------- interop
-
-
-async def test_interop_websockets_client_talks_to_our_server(anyio_backend):
-    """Interop: the websockets asyncio client exchanges messages with our server."""
-    if anyio_backend[0] != "asyncio":
-        pytest.skip("the websockets asyncio client needs asyncio")
-    from websockets.asyncio.client import connect as websockets_connect
-
-    async with anyio_ws.serve(echo, "127.0.0.1", 0) as server:
-        async with websockets_connect(uri(server)) as ws:
-            await ws.send("text")
-            assert await ws.recv() == "text"
-            await ws.send(b"\x00" * 70000)
-            assert await ws.recv() == b"\x00" * 70000
-        assert ws.close_code == 1000
-
-
-async def test_interop_our_client_talks_to_a_websockets_server(anyio_backend):
-    """Interop: our client exchanges messages with a websockets asyncio server."""
-    if anyio_backend[0] != "asyncio":
-        pytest.skip("the websockets asyncio server needs asyncio")
-    from websockets.asyncio.server import serve as websockets_serve
-
-    async def handler(ws):
-        async for message in ws:
-            await ws.send(message)
-
-    async with websockets_serve(handler, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with anyio_ws.connect(f"ws://127.0.0.1:{port}/") as ws:
-            await ws.send("text")
-            assert await ws.recv() == "text"
-            await ws.send(b"\x01" * 70000)
-            assert await ws.recv() == b"\x01" * 70000
-        assert ws.close_code == 1000
+# Interop with the websockets library, on both backends: tests/test_interop.py.
 
 
 async def test_exception_in_the_serve_body_propagates_unwrapped():
