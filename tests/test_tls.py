@@ -81,7 +81,10 @@ async def test_untrusted_certificate_fails_and_the_server_goes_on(
             async with anyio_ws.connect(f"wss://localhost:{server.port}/", ssl=untrusting):
                 pytest.fail("the TLS handshake must fail")
         await exchange(server.port, client_context)
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    # Our loggers only: asyncio's own may note the aborted TLS handshake, depending on
+    # whether the alert or the reset reaches the server first.
+    ours = [r for r in caplog.records if r.name.startswith("anyio_ws")]
+    assert not [r for r in ours if r.levelno >= logging.WARNING or r.exc_info]
 
 
 async def test_closing_handshakes_over_tls_log_no_error(server_context, client_context, caplog):
