@@ -17,6 +17,7 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
+from ._options import check_limit, with_compression
 from ._streams import abort, open_tcp
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
@@ -104,13 +105,14 @@ class connect:
             raise ValueError("ssl= is only for wss:// URIs")
         if self.uri.secure and ssl is None:
             ssl = ssl_module.create_default_context()
-        for name, value in (("max_size", max_size), ("max_queue", max_queue)):
-            if value is not None and (not isinstance(value, int) or value <= 0):
-                raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
+        check_limit("max_size", max_size)
+        check_limit("max_queue", max_queue)
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.origin = origin
-        self.extensions = _with_compression(compression, extensions)
+        self.extensions = with_compression(
+            compression, extensions, enable_client_permessage_deflate
+        )
         self.subprotocols = subprotocols
         self.additional_headers = additional_headers
         self.user_agent_header = user_agent_header
@@ -212,14 +214,3 @@ async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Resp
             handshake.receive_eof()
         else:
             handshake.receive_data(data)
-
-
-def _with_compression(
-    compression: str | None, extensions: Sequence[ClientExtensionFactory] | None
-) -> list[ClientExtensionFactory]:
-    """The extension factories to use, with permessage-deflate unless it is off."""
-    if compression == "deflate":
-        return enable_client_permessage_deflate(extensions)
-    if compression is not None:
-        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
-    return list(extensions or ())

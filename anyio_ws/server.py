@@ -25,6 +25,7 @@ import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket, open_accepted
+from ._options import check_limit, with_compression
 from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
 from ._sync import Flag
 from .connection import Connection
@@ -257,14 +258,16 @@ class serve:
     ) -> None:
         if not callable(handler):
             raise TypeError("handler must be an async callable")
-        _check_limit("max_size", max_size)
-        _check_limit("max_queue", max_queue)
+        check_limit("max_size", max_size)
+        check_limit("max_queue", max_queue)
         self.handler = handler
         self.host = host
         self.port = port
         self.ssl = ssl
         self.create_connection: CreateServerConnection = create_connection or ServerConnection
-        self.extensions = _with_compression(compression, extensions)
+        self.extensions = with_compression(
+            compression, extensions, enable_server_permessage_deflate
+        )
         self.subprotocols = subprotocols
         self.server_header = server_header
         self.open_timeout = open_timeout
@@ -484,24 +487,8 @@ def _takes_path(handler: Handler) -> bool:
     return len(positional) >= 2
 
 
-def _check_limit(name: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or value <= 0):
-        raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
-
-
 def _format(address: Any) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return str(address)
-
-
-def _with_compression(
-    compression: str | None, extensions: Sequence[ServerExtensionFactory] | None
-) -> list[ServerExtensionFactory]:
-    """The extension factories to use, with permessage-deflate unless it is off."""
-    if compression == "deflate":
-        return enable_server_permessage_deflate(extensions)
-    if compression is not None:
-        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
-    return list(extensions or ())
