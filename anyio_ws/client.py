@@ -72,6 +72,11 @@ class connect:
         create_connection: Builds the connection; pass a ``ClientConnection`` subclass.
         open_timeout: Seconds for TCP, TLS and the handshake (``None``: no limit).
         close_timeout: Seconds for the closing handshake (``None``: no limit).
+        ping_interval: Seconds between keepalive pings (``None``: no keepalive).
+        ping_timeout: Seconds to wait for a pong before closing with 1011
+            "keepalive ping timeout" (``None``: don't wait).
+        write_limit: Bytes buffered for writing above which ``send()`` waits, or
+            ``(high, low)``; ``broadcast()`` skips connections above it.
         max_size: Largest incoming message in bytes (``None``: no limit).
         max_queue: Most unread messages before reading pauses (``None``: no limit).
         max_header_size: Largest handshake response head in bytes.
@@ -94,6 +99,9 @@ class connect:
         create_connection: CreateClientConnection | None = None,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        write_limit: int | tuple[int, int | None] = 32768,
         max_size: int | None = 2**20,
         max_queue: int | None = 16,
         max_header_size: int = 16384,
@@ -119,6 +127,9 @@ class connect:
         self.create_connection: CreateClientConnection = create_connection or ClientConnection
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.write_limit = write_limit
         self.max_size = max_size
         self.max_queue = max_queue
         self.max_header_size = max_header_size
@@ -196,9 +207,12 @@ class connect:
             subprotocol=handshake.subprotocol,
             max_queue=self.max_queue,
             close_timeout=self.close_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            write_limit=self.write_limit,
             logger=self.logger,
         )
-        task_group.start_soon(connection.run)
+        connection.start(task_group)
         return connection
 
 

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.abc
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._queue import MessageQueue, QueueClosed
@@ -90,6 +91,11 @@ class Connection:
             is full nothing is read, so pings wait unanswered too.
         close_timeout: Seconds to wait for the closing handshake and the transport to
             close before dropping it (``None``: wait forever).
+        ping_interval: Seconds between keepalive pings (``None``: no keepalive).
+        ping_timeout: Seconds to wait for a keepalive pong before closing with 1011
+            (``None``: pings are sent but never awaited).
+        write_limit: Bytes buffered for writing above which ``send()`` waits and
+            ``broadcast()`` skips the connection; or a ``(high, low)`` pair.
         logger: Logger for this connection.
     """
 
@@ -103,6 +109,9 @@ class Connection:
         subprotocol: str | None = None,
         max_queue: int | None = 16,
         close_timeout: float | None = 10,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        write_limit: int | tuple[int, int | None] = 32768,
         logger: LoggerLike | None = None,
     ) -> None:
         self.stream = stream
@@ -111,6 +120,9 @@ class Connection:
         self.response = response
         self.subprotocol = subprotocol
         self.close_timeout = close_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.write_limit = write_limit
         self.id = uuid.uuid4()
         self.logger: LoggerLike = logger or logging.getLogger("anyio_ws")
         self.latency = 0.0
@@ -123,6 +135,10 @@ class Connection:
         self._closed = Flag()
         self._transport_error: BaseException | None = None
         self._release_scope: anyio.CancelScope | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._keepalive_scope: anyio.CancelScope | None = None
+        self._sending_fragments = False
+        """True while ``send()`` writes a fragmented message (nothing may come between)."""
         self.local_address = address_of(stream, SocketAttribute.local_address)
         self.remote_address = address_of(stream, SocketAttribute.remote_address)
 
@@ -291,6 +307,42 @@ class Connection:
 
     # ------------------------------------------------------ the reader task
 
+    def start(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Start the reader (and the keepalive, if on) in the connection's task group."""
+        self._task_group = task_group
+        task_group.start_soon(self.run)
+        if self.ping_interval is not None:
+            task_group.start_soon(self._keepalive)
+
+    async def _keepalive(self) -> None:
+        """Ping every ``ping_interval``; close with 1011 when a pong is ``ping_timeout`` late.
+
+        While the queue of unread messages is full nothing is read, pongs included: a
+        handler that stops reading for longer than ``ping_timeout`` loses its connection.
+        """
+        assert self.ping_interval is not None
+        with anyio.CancelScope() as scope:
+            self._keepalive_scope = scope
+            if self._closed.is_set():
+                return
+            while True:
+                await anyio.sleep(self.ping_interval)
+                # The send is bounded too: a peer that stopped reading is as dead as
+                # one that stopped answering.
+                with anyio.move_on_after(_timeout(self.ping_timeout)):
+                    try:
+                        waiter = await self.ping()
+                        if self.ping_timeout is not None:
+                            await waiter
+                    except ConnectionClosed:
+                        return
+                    continue
+                if self.state is not State.OPEN:
+                    return
+                self.logger.info("keepalive ping timeout")
+                await self.close(1011, "keepalive ping timeout")
+                return
+
     async def run(self) -> None:
         """Read until the connection is over; never raises. Run in the connection's group."""
         try:
@@ -408,6 +460,8 @@ class Connection:
             self.protocol.data_to_send()
         await abort(self.stream)
         self._closed.set()
+        if self._keepalive_scope is not None:
+            self._keepalive_scope.cancel()
         self._messages.close()
         for waiter in self._pending_pings.values():
             waiter._abandon()

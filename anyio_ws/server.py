@@ -229,6 +229,11 @@ class serve:
         open_timeout: Seconds for TLS and the opening handshake (``None``: no limit).
         close_timeout: Seconds for the closing handshake, and for a handler to
             finish after its connection closed (``None``: no limit).
+        ping_interval: Seconds between keepalive pings (``None``: no keepalive).
+        ping_timeout: Seconds to wait for a pong before closing with 1011
+            "keepalive ping timeout" (``None``: don't wait).
+        write_limit: Bytes buffered for writing above which ``send()`` waits, or
+            ``(high, low)``; ``broadcast()`` skips connections above it.
         max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond.
         max_queue: Most unread messages per connection before reading pauses.
         max_header_size: Largest handshake request head in bytes.
@@ -250,6 +255,9 @@ class serve:
         server_header: str | None = "anyio_ws",
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        write_limit: int | tuple[int, int | None] = 32768,
         max_size: int | None = 2**20,
         max_queue: int | None = 16,
         max_header_size: int = 16384,
@@ -272,6 +280,9 @@ class serve:
         self.server_header = server_header
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.write_limit = write_limit
         self.max_size = max_size
         self.max_queue = max_queue
         self.max_header_size = max_header_size
@@ -344,7 +355,7 @@ class serve:
             server.connections.add(connection)
             try:
                 async with anyio.create_task_group() as group:
-                    group.start_soon(connection.run)
+                    connection.start(group)
                     await self._run_handler(connection)
             finally:
                 server._forget(connection)
@@ -411,6 +422,9 @@ class serve:
             subprotocol=handshake.subprotocol,
             max_queue=self.max_queue,
             close_timeout=self.close_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            write_limit=self.write_limit,
             logger=self.logger,
         )
 
