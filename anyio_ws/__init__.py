@@ -5,6 +5,8 @@ what is new is that every server handler runs in a scope owned by its connection
 Importing this package never imports trio.
 """
 
+from .broadcast import abroadcast as abroadcast
+from .broadcast import broadcast as broadcast
 from .client import ClientConnection as ClientConnection
 from .client import connect as connect
 from .connection import Connection as Connection
@@ -43,6 +45,8 @@ from .server import serve as serve
 __version__ = "0.1.0"
 
 __all__ = [
+    "abroadcast",
+    "broadcast",
     "ClientConnection",
     "Close",
     "CloseCode",

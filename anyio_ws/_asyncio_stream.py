@@ -201,6 +201,14 @@ class AsyncioSocketStream(anyio.abc.SocketStream):
                 self._sending = False
             self._check_writable()
 
+    def set_write_limits(self, high: int, low: int | None = None) -> None:
+        """Make ``send()`` wait while more than ``high`` bytes are buffered (until ``low``)."""
+        self._transport.set_write_buffer_limits(high=high, low=low)
+
+    def write_buffer_size(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
+        return self._transport.get_write_buffer_size()
+
     def _check_writable(self) -> None:
         if self._closed:
             raise anyio.ClosedResourceError

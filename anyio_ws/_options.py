@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["check_limit", "with_compression"]
+__all__ = ["check_limit", "check_seconds", "parse_write_limit", "with_compression"]
 
 Factory = TypeVar("Factory")
 
@@ -27,3 +27,28 @@ def with_compression(
     if compression is not None:
         raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
     return list(extensions or ())
+
+
+def parse_write_limit(value: int | tuple[int, int | None]) -> tuple[int, int]:
+    """``write_limit`` as ``(high, low)``: an int is the high mark, low defaults to high // 4."""
+    if isinstance(value, tuple) and len(value) == 2:
+        high, low = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        high, low = value, None
+    else:
+        raise TypeError(f"write_limit must be an int or a (high, low) tuple, not {value!r}")
+    if low is None:
+        low = high // 4
+    if not isinstance(high, int) or not isinstance(low, int) or not 0 <= low <= high:
+        raise ValueError(f"write_limit needs 0 <= low <= high, not {value!r}")
+    return high, low
+
+
+def check_seconds(name: str, value: float | None) -> None:
+    """Raise at the call for a duration that is not a positive number or None."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None, not {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be positive or None, not {value!r}")

@@ -92,6 +92,13 @@ class MessageQueue(Generic[T]):
             self._report_drained()
         return item
 
+    def unbound(self) -> None:
+        """Drop the bound: a put waiting for room goes through (the transport is gone)."""
+        self.max_size = None
+        if self._space_freed is not None:
+            self._space_freed.set()
+            self._space_freed = None
+
     def close(self) -> None:
         """No more items will come; waiting getters wake up and drain what is left."""
         self._closed = True

@@ -17,7 +17,7 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
-from ._options import check_limit, with_compression
+from ._options import check_limit, check_seconds, parse_write_limit, with_compression
 from ._streams import abort, open_tcp
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
@@ -115,6 +115,14 @@ class connect:
             ssl = ssl_module.create_default_context()
         check_limit("max_size", max_size)
         check_limit("max_queue", max_queue)
+        for name, seconds in [
+            ("open_timeout", open_timeout),
+            ("close_timeout", close_timeout),
+            ("ping_interval", ping_interval),
+            ("ping_timeout", ping_timeout),
+        ]:
+            check_seconds(name, seconds)
+        parse_write_limit(write_limit)
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.origin = origin

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +23,7 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream, SocketAttribute
 
+from ._options import parse_write_limit
 from ._queue import MessageQueue, QueueClosed
 from ._streams import TRANSPORT_ERRORS, abort, address_of, half_close
 from ._sync import Flag, SendLock
@@ -123,6 +124,16 @@ class Connection:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.write_limit = write_limit
+        self._write_high, write_low = parse_write_limit(write_limit)
+        set_write_limits = getattr(stream, "set_write_limits", None)
+        if set_write_limits is not None:  # asyncio: the transport's own buffer
+            set_write_limits(self._write_high, write_low)
+        self._unsent = 0
+        self._stream_buffer_size: Callable[[], int] | None = getattr(
+            stream, "write_buffer_size", None
+        )
+        """Bytes of the write in progress that the stream has not taken yet."""
+        self._flush_scheduled = False
         self.id = uuid.uuid4()
         self.logger: LoggerLike = logger or logging.getLogger("anyio_ws")
         self.latency = 0.0
@@ -272,6 +283,69 @@ class Connection:
             self._raise_if_released()
             raise
 
+    # ----------------------------------------------------------- broadcast
+
+    def write_buffer_size(self) -> int:
+        """Bytes that ``send()`` or ``broadcast()`` accepted and the kernel has not taken yet.
+
+        That is: frames waiting for a write, the rest of the write in progress, and
+        on asyncio the transport's own buffer (bounded by ``write_limit`` there).
+        """
+        pending = self._unsent
+        for chunk in self.protocol._output:
+            pending += len(chunk)
+        if self._stream_buffer_size is not None:
+            pending += self._stream_buffer_size()
+        return pending
+
+    def _broadcast_refusal(self) -> str | None:
+        """Why a broadcast message cannot be queued now, or ``None`` if it can."""
+        if self.protocol.state is not State.OPEN:
+            return "connection is not open"
+        if self._sending_fragments:
+            return "a fragmented message is being sent"
+        if self._task_group is None:
+            return "connection is not running"
+        if self.write_buffer_size() > self._write_high:
+            return "write buffer over write_limit"
+        return None
+
+    def _send_nowait(self, payload: bytes, text: bool) -> None:
+        """Queue one message without waiting; a flush task (or the lock holder) writes it.
+
+        Only after ``_broadcast_refusal()`` said yes: nothing in between may yield.
+        """
+        if text:
+            self.protocol.send_text(payload)
+        else:
+            self.protocol.send_binary(payload)
+        # Whoever holds the send lock writes everything queued before releasing it.
+        if not self._send_lock.locked() and not self._flush_scheduled:
+            assert self._task_group is not None
+            self._flush_scheduled = True
+            self._task_group.start_soon(self._flush_queued)
+
+    async def _flush_queued(self) -> None:
+        try:
+            async with self._send_lock:
+                self._flush_scheduled = False
+                await self._write_pending()
+        except ConnectionClosed:
+            pass  # the reader sees the broken transport and ends the connection
+        finally:
+            self._flush_scheduled = False
+
+    async def _wait_writable(self) -> None:
+        """Wait until a broadcast message can be queued (no fragmented send, room left)."""
+        while self._broadcast_refusal() not in (None, "connection is not open"):
+            if self._task_group is None:
+                return
+            # Writers hand the lock on in order: once we hold it, what was queued is out.
+            await self._send_lock.acquire()
+            self._send_lock.release()
+            if self._broadcast_refusal() is not None:
+                await anyio.sleep(0.01)  # a fragmented send, or the kernel still full
+
     # --------------------------------------------------------------- close
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -294,6 +368,8 @@ class Connection:
                     pass  # the transport broke; the reader sees it and finishes
                 await self._closed.wait()
             if not self._closed.is_set():
+                # A reader waiting for room in a full queue must go on, to see the end.
+                self._messages.unbound()
                 await abort(self.stream)
                 await self._closed.wait()
 
@@ -420,8 +496,10 @@ class Connection:
         try:
             async with self._send_lock:
                 await self._write_pending()
-        except TRANSPORT_ERRORS as exc:
-            self._transport_error = self._transport_error or exc
+        except _FLUSH_ERRORS as exc:
+            # _write_pending turns a broken transport into ConnectionClosed (cause kept).
+            if not isinstance(exc, ConnectionClosed):
+                self._transport_error = self._transport_error or exc
             await abort(self.stream)
             self.protocol.receive_eof()
             self.protocol.data_to_send()
@@ -439,10 +517,17 @@ class Connection:
             chunks = protocol.data_to_send()
             if not chunks:
                 return
+            writes = _coalesce(chunks)
+            self._unsent = sum(map(len, writes)) if len(writes) > 1 else len(writes[0])
             try:
-                for chunk in _coalesce(chunks):
+                for chunk in writes:
                     if chunk:
-                        await stream.send(chunk)
+                        if self._stream_buffer_size is not None:
+                            self._unsent -= len(chunk)  # in the transport's buffer at once
+                            await stream.send(chunk)
+                        else:
+                            await stream.send(chunk)
+                            self._unsent -= len(chunk)
                     else:
                         await half_close(stream)
             except BaseException as exc:
@@ -503,6 +588,7 @@ class Connection:
 
 
 _MESSAGE_TYPES = (TextMessage, BinaryMessage)
+_FLUSH_ERRORS: tuple[type[BaseException], ...] = (ConnectionClosed, *TRANSPORT_ERRORS)
 
 
 def _as_bytes(data: DataLike) -> bytes:

@@ -25,7 +25,7 @@ import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket, open_accepted
-from ._options import check_limit, with_compression
+from ._options import check_limit, check_seconds, parse_write_limit, with_compression
 from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
 from ._sync import Flag
 from .connection import Connection
@@ -268,6 +268,14 @@ class serve:
             raise TypeError("handler must be an async callable")
         check_limit("max_size", max_size)
         check_limit("max_queue", max_queue)
+        for name, seconds in [
+            ("open_timeout", open_timeout),
+            ("close_timeout", close_timeout),
+            ("ping_interval", ping_interval),
+            ("ping_timeout", ping_timeout),
+        ]:
+            check_seconds(name, seconds)
+        parse_write_limit(write_limit)
         self.handler = handler
         self.host = host
         self.port = port

@@ -185,7 +185,7 @@ async def connection_pair(
     peer_side = Side.CLIENT if side is Side.SERVER else Side.SERVER
     peer = Peer(theirs, peer_side)
     async with anyio.create_task_group() as group:
-        group.start_soon(connection.run)
+        connection.start(group)
         try:
             yield connection, peer
         finally:

@@ -1,0 +1,104 @@
+"""Send one message to many connections without letting a slow one hold up the rest.
+
+``broadcast()`` is synchronous: it queues the frames on every connection that can take
+them and returns; each connection writes in its own task. A connection whose write
+buffer is over its ``write_limit`` (a client that stopped reading) is skipped, and
+the skip is logged, so memory stays bounded whatever the clients do.
+``abroadcast()`` first waits, at most ``timeout`` seconds, for each connection to have
+room, then queues the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+import anyio
+
+from .connection import Connection
+from .exceptions import ConcurrencyError
+from .typing import DataLike
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import ExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = ["abroadcast", "broadcast"]
+
+
+def broadcast(
+    connections: Iterable[Connection], message: DataLike, raise_exceptions: bool = False
+) -> None:
+    """Queue ``message`` on every open connection; never waits.
+
+    Skips connections that are not open (silently), that are in the middle of sending
+    a fragmented message, or whose write buffer is over ``write_limit``; each of these
+    skips is logged as a warning on the connection's logger. With
+    ``raise_exceptions=True`` they are raised instead, together, as an
+    ``ExceptionGroup`` of ``ConcurrencyError`` once every other connection has the
+    message. A ``str`` is sent as text, bytes-like as binary, encoded once for all.
+    """
+    payload, text = _encode(message)
+    refused: list[Exception] = []
+    for connection in connections:
+        reason = connection._broadcast_refusal()
+        if reason is None:
+            connection._send_nowait(payload, text)
+        elif reason != "connection is not open":
+            _skipped(connection, reason, raise_exceptions, refused)
+    if refused:
+        raise ExceptionGroup("skipped broadcast", refused)
+
+
+async def abroadcast(
+    connections: Iterable[Connection],
+    message: DataLike,
+    *,
+    timeout: float | None = 10,  # noqa: ASYNC109 (skips, where fail_after would raise)
+    raise_exceptions: bool = False,
+) -> None:
+    """Like ``broadcast()``, but first wait up to ``timeout`` for each connection to have room.
+
+    Waits for all connections concurrently, so the whole call takes at most
+    ``timeout`` seconds (``None``: no bound). Connections still full then are skipped
+    and logged (or raised, as in ``broadcast()``). A message is never cut short: it
+    is queued whole or not at all.
+    """
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
+    payload, text = _encode(message)
+    refused: list[Exception] = []
+
+    async def send_one(connection: Connection) -> None:
+        with anyio.move_on_after(float("inf") if timeout is None else timeout):
+            await connection._wait_writable()
+        reason = connection._broadcast_refusal()
+        if reason is None:
+            connection._send_nowait(payload, text)
+        elif reason != "connection is not open":
+            _skipped(connection, reason, raise_exceptions, refused)
+
+    async with anyio.create_task_group() as group:
+        for connection in connections:
+            if connection._broadcast_refusal() is None:  # the common case: no task
+                connection._send_nowait(payload, text)
+            else:
+                group.start_soon(send_one, connection)
+    if refused:
+        raise ExceptionGroup("skipped broadcast", refused)
+
+
+def _encode(message: DataLike) -> tuple[bytes, bool]:
+    if isinstance(message, str):
+        return message.encode(), True
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message), False
+    raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+
+
+def _skipped(
+    connection: Connection, reason: str, raise_exceptions: bool, refused: list[Exception]
+) -> None:
+    if raise_exceptions:
+        refused.append(ConcurrencyError(f"skipped broadcast to {connection.id}: {reason}"))
+    else:
+        connection.logger.warning("skipped broadcast: %s", reason)
