@@ -225,15 +225,28 @@ class Server:
                 self.logger.warning("failed to accept a connection: %s", exc)
                 await anyio.sleep(0.1)
                 continue
-            group.start_soon(self._serve_connection, accepted)
+            if not await self._start(group, accepted):
+                return
 
     async def _serve_listener(
         self, listener: anyio.abc.Listener[Any], group: anyio.abc.TaskGroup
     ) -> None:
-        """Accept through a caller's ``Listener``: its own ``serve()`` hands out streams."""
+        """Accept through a caller's ``Listener``: its own ``serve()`` hands out streams.
+
+        With a ``task_group`` of the caller's, each stream goes through a short relay
+        task of ours, so that a group that is no longer there closes the server
+        rather than break the listener's loop.
+        """
+
+        async def relay(stream: ByteStream) -> None:
+            await self._start(group, stream)
+
         while True:
             try:
-                await listener.serve(self._serve_connection, group)
+                if self._task_group is None:
+                    await listener.serve(self._serve_connection, group)
+                else:
+                    await listener.serve(relay)
                 return
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
                 return
@@ -244,9 +257,30 @@ class Server:
                 self.logger.exception("listener failed; no longer accepting from it")
                 return
 
+    async def _start(
+        self, group: anyio.abc.TaskGroup, accepted: ByteStream | socket.socket
+    ) -> bool:
+        """Start the connection's task in ``group``; False (server closing) if it is gone."""
+        try:
+            group.start_soon(self._serve_connection, accepted)
+        except RuntimeError:  # the caller's task group has exited
+            if isinstance(accepted, socket.socket):
+                accepted.close()
+            else:
+                await abort(accepted)
+            self.logger.error("the server's task_group is closed; the server stops")
+            self.close()
+            return False
+        return True
+
     async def _serve_connection(self, accepted: ByteStream | socket.socket) -> None:
-        """One connection's task, in a scope that shutdown may cancel (and nothing else)."""
-        with anyio.CancelScope() as scope:
+        """One connection's task, in a scope that shutdown cancels when it gives up.
+
+        In our own group the scope is shielded: cancelling the scope around ``serve()``
+        then shuts down as leaving it does (1001, ``close_timeout``), not by cutting
+        connections. In a caller's group, the caller's cancellation applies as usual.
+        """
+        with anyio.CancelScope(shield=self._task_group is None) as scope:
             self._tasks.add(scope)
             try:
                 await self._handle_stream(self, accepted)
