@@ -416,7 +416,7 @@ class serve:
         self.task_group = task_group
         self.logger: LoggerLike = logger or server_logger
         self._pass_path = _takes_path(handler)
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._server_group: anyio.abc.TaskGroup | None = None
         self._server: Server | None = None
 
     async def __aenter__(self) -> Server:
@@ -429,9 +429,9 @@ class serve:
             task_group=self.task_group,
             accept_sockets=ours,
         )
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(server._run)
+        self._server_group = anyio.create_task_group()
+        await self._server_group.__aenter__()
+        self._server_group.start_soon(server._run)
         self._server = server
         where = ", ".join(map(_format, server.addresses)) or ", ".join(map(repr, listeners))
         self.logger.info("server listening on %s", where)
@@ -456,13 +456,13 @@ class serve:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._task_group is not None and self._server is not None
+        assert self._server_group is not None and self._server is not None
         # The body's own exception is not passed in: the task group would wrap it in
         # an ExceptionGroup. It propagates unchanged once the server is down.
         self._server.close()
         with anyio.CancelScope(shield=True):
             await self._server.wait_closed()
-        await self._task_group.__aexit__(None, None, None)
+        await self._server_group.__aexit__(None, None, None)
 
     async def __call__(
         self, *, task_status: anyio.abc.TaskStatus[Server] = anyio.TASK_STATUS_IGNORED
