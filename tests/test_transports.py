@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import pytest
 import trustme
 from anyio.abc import ByteStream
@@ -186,12 +187,21 @@ async def test_memory_receive_twice_at_once_is_busy():
 async def test_memory_send_waits_when_the_buffer_is_full():
     """With max_buffer_size=1 a second write waits until the peer reads."""
     a, b = memory_stream_pair(max_buffer_size=1)
-    async with a, b:
-        await a.send(b"1")
-        with anyio.move_on_after(0.05) as scope:
-            await a.send(b"2")
-        assert scope.cancelled_caught
+    sent: list[bytes] = []
+
+    async def send(data: bytes) -> None:
+        await a.send(data)
+        sent.append(data)
+
+    async with a, b, anyio.create_task_group() as group:
+        await send(b"1")
+        group.start_soon(send, b"2")
+        await anyio.wait_all_tasks_blocked()
+        assert sent == [b"1"]
         assert await b.receive() == b"1"
+        await anyio.wait_all_tasks_blocked()
+        assert sent == [b"1", b"2"]
+        assert await b.receive() == b"2"
 
 
 async def test_memory_listener_refuses_once_closed_and_closes_unaccepted_streams():
@@ -508,7 +518,7 @@ async def hold_group(*, task_status: anyio.abc.TaskStatus[anyio.abc.TaskGroup]) 
         await anyio.sleep_forever()
 
 
-async def test_handlers_run_in_the_given_task_group():
+async def test_handlers_run_in_the_given_task_group(caplog):
     """Cancelling the caller's group cancels the handlers it holds; the server then stops."""
     cancelled = anyio.Event()
     entered = anyio.Event()
@@ -541,6 +551,7 @@ async def test_handlers_run_in_the_given_task_group():
                     assert await read_until_eof(stream) == b""
                 await server.wait_closed()
     assert ws.close_code == 1006
+    assert any("task_group is closed" in r.getMessage() for r in caplog.records)
 
 
 async def test_shutdown_closes_connections_in_the_given_group_but_not_the_group():
@@ -557,7 +568,7 @@ async def test_shutdown_closes_connections_in_the_given_group_but_not_the_group(
             finished.append("handler")
 
     async def sibling() -> None:
-        await anyio.sleep(0.05)
+        await anyio.lowlevel.checkpoint()
         sibling_done.set()
 
     async with anyio.create_task_group() as group:
