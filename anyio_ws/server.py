@@ -188,7 +188,10 @@ class Server:
         """Shut down (shielded by the caller, bounded by ``close_timeout``)."""
         self._closing = True
         for listener in self.listeners:
-            await listener.aclose()
+            try:
+                await listener.aclose()
+            except Exception:  # a caller's listener may fail in any way: go on closing
+                self.logger.exception("failed to close a listener")
         for handshake in self._handshakes:
             handshake.cancel()
         # Cancelled from outside rather than closed: connections are closed with 1001.
@@ -356,7 +359,8 @@ class serve:
             group of yours rather than in the server's own (as trio-websocket's
             ``handler_nursery``). Shutdown still closes every connection, waits
             ``close_timeout`` and cancels what is left, but only those tasks:
-            never the group itself.
+            never the group itself. Cancelling the group cancels its handlers (their
+            connections are dropped, 1006); once it has exited, the server stops.
     """
 
     def __init__(
