@@ -41,6 +41,8 @@ from .exceptions import WebSocketException as WebSocketException
 from .server import Server as Server
 from .server import ServerConnection as ServerConnection
 from .server import serve as serve
+from .server import serve_stream as serve_stream
+from .server import unix_serve as unix_serve
 
 __version__ = "0.1.0"
 
@@ -81,4 +83,6 @@ __all__ = [
     "WebSocketException",
     "connect",
     "serve",
+    "serve_stream",
+    "unix_serve",
 ]

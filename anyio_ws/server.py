@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import suppress
 from types import TracebackType
 from typing import Any, cast
 
 import anyio
 import anyio.abc
+import anyio.streams.stapled
 import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
@@ -37,7 +40,7 @@ from .core.protocol import Protocol, Side
 from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from .typing import LoggerLike
 
-__all__ = ["Server", "ServerConnection", "serve"]
+__all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 
 server_logger = logging.getLogger("anyio_ws.server")
 
@@ -91,33 +94,50 @@ class Server:
         *,
         close_timeout: float | None,
         logger: LoggerLike,
+        task_group: anyio.abc.TaskGroup | None = None,
+        accept_sockets: bool = True,
     ) -> None:
         self.listeners = list(listeners)
         self.connections: set[ServerConnection] = set()
         self.close_timeout = close_timeout
         self.logger = logger
         self._handle_stream = handle_stream
+        self._task_group = task_group
+        """Where connection tasks run: the caller's group, or ``None`` for our own."""
+        self._accept_sockets = accept_sockets
+        """The listeners are socket listeners we made: on asyncio, accept raw sockets."""
         self._accept_scope = anyio.CancelScope()
-        self._handlers: anyio.abc.TaskGroup | None = None
         self._closing = False
+        self._close_code: int | None = None
         self._handshakes: set[anyio.CancelScope] = set()
+        self._tasks: set[anyio.CancelScope] = set()
+        """One scope per connection task, handshake included: what shutdown may cancel."""
         self._closed = anyio.Event()
-        self._connection_gone = anyio.Event()
-
-    def _forget(self, connection: ServerConnection) -> None:
-        self.connections.discard(connection)
-        self._connection_gone.set()
+        self._task_gone = anyio.Event()
 
     @property
     def addresses(self) -> list[Any]:
-        """The local address of every listening socket."""
-        return [listener.extra(SocketAttribute.local_address) for listener in self.listeners]
+        """The local address of every listening socket: ``(host, port, ...)`` or a path.
+
+        A listener without a socket address (an in-memory one, say) is left out.
+        """
+        addresses = (
+            listener.extra(SocketAttribute.local_address, None) for listener in self.listeners
+        )
+        return [address for address in addresses if address is not None]
 
     @property
     def port(self) -> int:
-        """The port of the first listening socket (handy with ``port=0``)."""
-        port: int = self.listeners[0].extra(SocketAttribute.local_port)
-        return port
+        """The port of the first TCP listener (handy with ``port=0``).
+
+        Raises ``RuntimeError`` when no listener has a port (a Unix socket server:
+        see ``addresses``).
+        """
+        for listener in self.listeners:
+            port: int | None = listener.extra(SocketAttribute.local_port, None)
+            if port is not None:
+                return port
+        raise RuntimeError("this server has no TCP listener, hence no port; see addresses")
 
     def close(self, close_connections: bool = True, code: int = 1001) -> None:
         """Stop accepting; with ``close_connections``, close them all with ``code``.
@@ -128,11 +148,11 @@ class Server:
         if self._closing:
             return
         self._closing = True
+        if close_connections:
+            self._close_code = code
         self._accept_scope.cancel()
         for handshake in self._handshakes:  # not a connection yet: just drop it
             handshake.cancel()
-        if close_connections and self._handlers is not None:
-            self._handlers.start_soon(self._close_connections, code)
 
     async def wait_closed(self) -> None:
         """Wait until the server is closed and every connection task has ended."""
@@ -143,24 +163,50 @@ class Server:
         await self._closed.wait()
 
     async def _run(self) -> None:
+        """Accept until closed; then close connections and wait for their tasks.
+
+        Connection tasks run in the caller's ``task_group`` if one was given, else in a
+        group of ours. Either way only their own scopes are ever cancelled here.
+        """
         try:
-            async with anyio.create_task_group() as handlers:
-                self._handlers = handlers
+            async with anyio.create_task_group() as own:
+                group = own if self._task_group is None else self._task_group
                 try:
                     with self._accept_scope:
                         async with anyio.create_task_group() as acceptors:
                             for listener in self.listeners:
-                                acceptors.start_soon(self._accept, listener, handlers)
+                                acceptors.start_soon(self._accept, listener, group)
+                    if self._close_code is None:  # close(close_connections=False): let them end
+                        await self._wait_for_tasks()
                 finally:
                     with anyio.CancelScope(shield=True):
-                        for listener in self.listeners:
-                            await listener.aclose()
+                        await self._stop()
         finally:
             self._closed.set()
 
-    async def _accept(
-        self, listener: anyio.abc.Listener[Any], handlers: anyio.abc.TaskGroup
-    ) -> None:
+    async def _stop(self) -> None:
+        """Shut down (shielded by the caller, bounded by ``close_timeout``)."""
+        self._closing = True
+        for listener in self.listeners:
+            try:
+                await listener.aclose()
+            except Exception:  # a caller's listener may fail in any way: go on closing
+                self.logger.exception("failed to close a listener")
+        for handshake in self._handshakes:
+            handshake.cancel()
+        # Cancelled from outside rather than closed: connections are closed with 1001.
+        await self._close_connections(1001 if self._close_code is None else self._close_code)
+        await self._wait_for_tasks()
+
+    async def _wait_for_tasks(self) -> None:
+        while self._tasks:
+            self._task_gone = anyio.Event()
+            await self._task_gone.wait()
+
+    async def _accept(self, listener: anyio.abc.Listener[Any], group: anyio.abc.TaskGroup) -> None:
+        if not self._accept_sockets:
+            await self._serve_listener(listener, group)
+            return
         # On asyncio, accept on the listening socket itself and hand the bare socket to
         # the connection's task, which makes an AsyncioSocketStream of it (TLS handshake
         # included, within open_timeout): see _asyncio_stream for why. Trio: anyio's.
@@ -182,7 +228,68 @@ class Server:
                 self.logger.warning("failed to accept a connection: %s", exc)
                 await anyio.sleep(0.1)
                 continue
-            handlers.start_soon(self._handle_stream, self, accepted)
+            if not await self._start(group, accepted):
+                return
+
+    async def _serve_listener(
+        self, listener: anyio.abc.Listener[Any], group: anyio.abc.TaskGroup
+    ) -> None:
+        """Accept through a caller's ``Listener``: its own ``serve()`` hands out streams.
+
+        With a ``task_group`` of the caller's, each stream goes through a short relay
+        task of ours, so that a group that is no longer there closes the server
+        rather than break the listener's loop.
+        """
+
+        async def relay(stream: ByteStream) -> None:
+            await self._start(group, stream)
+
+        while True:
+            try:
+                if self._task_group is None:
+                    await listener.serve(self._serve_connection, group)
+                else:
+                    await listener.serve(relay)
+                return
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+                return
+            except OSError as exc:
+                self.logger.warning("failed to accept a connection: %s", exc)
+                await anyio.sleep(0.1)
+            except Exception:
+                self.logger.exception("listener failed; no longer accepting from it")
+                return
+
+    async def _start(
+        self, group: anyio.abc.TaskGroup, accepted: ByteStream | socket.socket
+    ) -> bool:
+        """Start the connection's task in ``group``; False (server closing) if it is gone."""
+        try:
+            group.start_soon(self._serve_connection, accepted)
+        except RuntimeError:  # the caller's task group has exited
+            if isinstance(accepted, socket.socket):
+                accepted.close()
+            else:
+                await abort(accepted)
+            self.logger.error("the server's task_group is closed; the server stops")
+            self.close()
+            return False
+        return True
+
+    async def _serve_connection(self, accepted: ByteStream | socket.socket) -> None:
+        """One connection's task, in a scope that shutdown cancels when it gives up.
+
+        In our own group the scope is shielded: cancelling the scope around ``serve()``
+        then shuts down as leaving it does (1001, ``close_timeout``), not by cutting
+        connections. In a caller's group, the caller's cancellation applies as usual.
+        """
+        with anyio.CancelScope(shield=self._task_group is None) as scope:
+            self._tasks.add(scope)
+            try:
+                await self._handle_stream(self, accepted)
+            finally:
+                self._tasks.discard(scope)
+                self._task_gone.set()
 
     async def _close_connections(self, code: int) -> None:
         """Close every connection, then cancel whatever outlives ``close_timeout``."""
@@ -191,15 +298,17 @@ class Server:
                 closers.start_soon(connection.close, code, "server shutting down")
         timeout = self.close_timeout if self.close_timeout is not None else 1e9
         with anyio.move_on_after(timeout):
-            while self.connections:
-                self._connection_gone = anyio.Event()
-                await self._connection_gone.wait()
-        if self.connections and self._handlers is not None:
-            self._handlers.cancel_scope.cancel()
+            await self._wait_for_tasks()
+        for scope in self._tasks:
+            scope.cancel()
 
 
 class serve:
     """Start a WebSocket server on ``host:port``; use it as an async context manager.
+
+    Instead of ``host:port`` it can serve on a listening socket of yours (``sock=``)
+    or on any anyio ``Listener`` of byte streams (``listener=``); ``unix_serve()``
+    serves on a Unix socket and ``serve_stream()`` runs one connection on a stream.
 
     ::
 
@@ -218,6 +327,12 @@ class serve:
         handler: ``async def handler(ws)``, or ``(ws, path)`` in the classic form.
         host: Interface to listen on; ``None`` listens on all of them.
         port: TCP port; ``0`` picks a free one (see ``Server.port``).
+        sock: A bound TCP socket to serve on instead of ``host:port`` (``listen()``
+            is called if it is not listening yet). The server owns it from then on
+            and closes it when it stops.
+        listener: Any ``anyio.abc.Listener`` of byte streams to serve on instead of
+            ``host:port``; ``ssl=`` still applies on top of its streams. Closed when
+            the server stops.
         ssl: A server ``ssl.SSLContext`` to serve ``wss://``.
         create_connection: Builds each connection; pass a ``ServerConnection``
             subclass to add your own attributes or methods.
@@ -237,8 +352,15 @@ class serve:
         max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond.
         max_queue: Most unread messages per connection before reading pauses.
         max_header_size: Largest handshake request head in bytes.
-        reuse_port: Let several processes listen on the same port.
+        reuse_port: Let several processes listen on the same port (``host:port``
+            only; ``SO_REUSEPORT``, Linux and BSDs).
         logger: Logger to use instead of ``anyio_ws.server``.
+        task_group: Run each connection's task, handler included, in this task
+            group of yours rather than in the server's own (as trio-websocket's
+            ``handler_nursery``). Shutdown still closes every connection, waits
+            ``close_timeout`` and cancels what is left, but only those tasks:
+            never the group itself. Cancelling the group cancels its handlers (their
+            connections are dropped, 1006); once it has exited, the server stops.
     """
 
     def __init__(
@@ -247,6 +369,8 @@ class serve:
         host: str | None = None,
         port: int = 0,
         *,
+        sock: socket.socket | None = None,
+        listener: anyio.abc.Listener[Any] | None = None,
         ssl: ssl_module.SSLContext | None = None,
         create_connection: CreateServerConnection | None = None,
         compression: str | None = "deflate",
@@ -263,9 +387,13 @@ class serve:
         max_header_size: int = 16384,
         reuse_port: bool = False,
         logger: LoggerLike | None = None,
+        task_group: anyio.abc.TaskGroup | None = None,
     ) -> None:
         if not callable(handler):
             raise TypeError("handler must be an async callable")
+        _check_transport(host, port, sock, listener, reuse_port)
+        if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
+            raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
         check_limit("max_size", max_size)
         check_limit("max_queue", max_queue)
         for name, seconds in [
@@ -295,27 +423,44 @@ class serve:
         self.max_queue = max_queue
         self.max_header_size = max_header_size
         self.reuse_port = reuse_port
+        self.sock = sock
+        self.listener = listener
+        self.task_group = task_group
         self.logger: LoggerLike = logger or server_logger
         self._pass_path = _takes_path(handler)
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._server_group: anyio.abc.TaskGroup | None = None
         self._server: Server | None = None
 
     async def __aenter__(self) -> Server:
-        listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self.port, reuse_port=self.reuse_port
-        )
+        listeners, ours = await self._listen()
         server = Server(
-            listener.listeners,
+            listeners,
             self._handle_stream,
             close_timeout=self.close_timeout,
             logger=self.logger,
+            task_group=self.task_group,
+            accept_sockets=ours,
         )
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(server._run)
+        self._server_group = anyio.create_task_group()
+        await self._server_group.__aenter__()
+        self._server_group.start_soon(server._run)
         self._server = server
-        self.logger.info("server listening on %s", ", ".join(map(_format, server.addresses)))
+        where = ", ".join(map(_format, server.addresses)) or ", ".join(map(repr, listeners))
+        self.logger.info("server listening on %s", where)
         return server
+
+    async def _listen(self) -> tuple[list[anyio.abc.Listener[Any]], bool]:
+        """The listeners to accept on, and whether they are socket listeners we made."""
+        if self.listener is not None:
+            if isinstance(self.listener, anyio.streams.stapled.MultiListener):
+                return list(self.listener.listeners), False
+            return [self.listener], False
+        if self.sock is not None:
+            return [await _listener_on(self.sock)], True
+        listener = await anyio.create_tcp_listener(
+            local_host=self.host, local_port=self.port, reuse_port=self.reuse_port
+        )
+        return list(listener.listeners), True
 
     async def __aexit__(
         self,
@@ -323,13 +468,13 @@ class serve:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._task_group is not None and self._server is not None
+        assert self._server_group is not None and self._server is not None
         # The body's own exception is not passed in: the task group would wrap it in
         # an ExceptionGroup. It propagates unchanged once the server is down.
         self._server.close()
         with anyio.CancelScope(shield=True):
             await self._server.wait_closed()
-        await self._task_group.__aexit__(None, None, None)
+        await self._server_group.__aexit__(None, None, None)
 
     async def __call__(
         self, *, task_status: anyio.abc.TaskStatus[Server] = anyio.TASK_STATUS_IGNORED
@@ -341,32 +486,37 @@ class serve:
 
     # ------------------------------------------------------ one connection
 
-    async def _handle_stream(self, server: Server, accepted: ByteStream | socket.socket) -> None:
-        """Run one TCP connection from accept to close; never raises.
+    async def _handle_stream(
+        self, server: Server | None, accepted: ByteStream | socket.socket
+    ) -> None:
+        """Run one connection from accept to close; never raises.
 
-        ``accepted`` is anyio's stream, or on asyncio the accepted socket, which
-        ``_open`` makes a stream of (see ``Server._accept``).
+        ``accepted`` is a byte stream, or on asyncio a socket we accepted, which
+        ``_open`` makes a stream of (see ``Server._accept``). ``server`` is ``None``
+        for ``serve_stream()``.
         """
         streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
+        handshakes = server._handshakes if server is not None else set()
+        connections = server.connections if server is not None else set()
         try:
             connection: ServerConnection | None = None
             with anyio.CancelScope() as handshake:
-                server._handshakes.add(handshake)
-                if server._closing:
+                handshakes.add(handshake)
+                if server is not None and server._closing:
                     handshake.cancel()
                 try:
                     connection = await self._open(server, accepted, streams)
                 finally:
-                    server._handshakes.discard(handshake)
+                    handshakes.discard(handshake)
             if connection is None:
                 return
-            server.connections.add(connection)
+            connections.add(connection)
             try:
                 async with anyio.create_task_group() as group:
                     connection.start(group)
                     await self._run_handler(connection)
             finally:
-                server._forget(connection)
+                connections.discard(connection)
         except Exception:
             self.logger.exception("unexpected error while serving a connection")
         finally:
@@ -374,7 +524,7 @@ class serve:
                 await abort(stream)
 
     async def _open(
-        self, server: Server, accepted: ByteStream | socket.socket, streams: list[ByteStream]
+        self, server: Server | None, accepted: ByteStream | socket.socket, streams: list[ByteStream]
     ) -> ServerConnection | None:
         """TLS and the opening handshake, within ``open_timeout``; None if they fail.
 
@@ -473,6 +623,97 @@ class serve:
         await connection.close(code, reason)
 
 
+class unix_serve(serve):
+    """Start a WebSocket server on a Unix socket; used as ``serve()`` is.
+
+    ::
+
+        async with anyio_ws.unix_serve(handler, "/run/app.sock") as server:
+            await server.serve_forever()
+
+        server = await task_group.start(anyio_ws.unix_serve(handler, "/run/app.sock"))
+
+    Give ``path`` (an existing socket file there is replaced, as anyio does; ours is
+    removed when the server stops) or ``sock=``, a bound ``AF_UNIX`` socket, which the
+    server owns from then on. Every other option is ``serve()``'s, except the TCP ones
+    (``host``, ``port``, ``reuse_port``) and ``listener``. ``Server.addresses`` holds
+    the path; ``Server.port`` raises ``RuntimeError``.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+        *,
+        sock: socket.socket | None = None,
+        **kwargs: Any,
+    ) -> None:
+        _reject_options("unix_serve", kwargs, ("host", "port", "reuse_port", "listener"))
+        if (path is None) == (sock is None):
+            raise ValueError("unix_serve() takes a path or sock=, exactly one of them")
+        if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"path must be a str, bytes or path-like, not {path!r}")
+        if sock is not None:
+            _check_socket(sock, unix=True)
+        super().__init__(handler, **kwargs)
+        self.path = path
+        self.sock = sock
+        self._socket_file: tuple[str | bytes | os.PathLike[Any], int] | None = None
+
+    async def _listen(self) -> tuple[list[anyio.abc.Listener[Any]], bool]:
+        if self.sock is not None:
+            return [await _listener_on(self.sock)], True
+        assert self.path is not None
+        listener = await anyio.create_unix_listener(self.path)
+        try:
+            self._socket_file = (self.path, os.stat(self.path).st_ino)
+        except (OSError, ValueError):  # an abstract socket (Linux) has no file
+            pass
+        return [listener], True
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            self._remove_socket_file()
+
+    def _remove_socket_file(self) -> None:
+        """Remove the socket file we made, unless something else took its place."""
+        if self._socket_file is None:
+            return
+        path, inode = self._socket_file
+        self._socket_file = None
+        with suppress(OSError):
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+
+
+async def serve_stream(handler: Handler, stream: ByteStream, **options: Any) -> None:
+    """Serve one WebSocket connection over ``stream``, an ``anyio.abc.ByteStream``.
+
+    Runs the opening handshake (TLS first with ``ssl=``), the handler, and the
+    closing handshake, then closes ``stream``; returns when the connection is over.
+    Never raises for network problems or a bad handshake (they are logged, as
+    ``serve()`` does). Options are ``serve()``'s, except those about listening
+    (``host``, ``port``, ``sock``, ``listener``, ``reuse_port``, ``task_group``); the
+    connection's ``server`` is ``None``. Useful for in-memory tests, or for streams
+    that come from somewhere other than a listener.
+    """
+    if not isinstance(stream, ByteStream):
+        raise TypeError(f"stream must be an anyio.abc.ByteStream, not {stream!r}")
+    _reject_options(
+        "serve_stream",
+        options,
+        ("host", "port", "sock", "listener", "reuse_port", "task_group"),
+    )
+    await serve(handler, **options)._handle_stream(None, stream)
+
+
 async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:
     """Read until the handshake has a whole request (it bounds the header size).
 
@@ -493,6 +734,79 @@ async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Reque
         else:
             received = True
             handshake.receive_data(data)
+
+
+_BACKLOG = 65536
+"""Listen queue for a socket given with ``sock=`` that is not listening yet (as anyio)."""
+
+_INET_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+_UNIX_FAMILY: int | None = getattr(socket, "AF_UNIX", None)
+
+
+def _check_transport(
+    host: str | None,
+    port: int,
+    sock: socket.socket | None,
+    listener: anyio.abc.Listener[Any] | None,
+    reuse_port: bool,
+) -> None:
+    """Raise at the call unless exactly one of host/port, ``sock`` and ``listener`` is set."""
+    if not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {port!r}")
+    given = [
+        name
+        for name, value in (
+            ("host/port", host is not None or port != 0),
+            ("sock", sock is not None),
+            ("listener", listener is not None),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        raise ValueError(f"give one of host/port, sock= and listener=, not {' and '.join(given)}")
+    if sock is not None:
+        _check_socket(sock, unix=False)
+    if listener is not None and not isinstance(listener, anyio.abc.Listener):
+        raise TypeError(f"listener must be an anyio.abc.Listener, not {listener!r}")
+    if reuse_port and (sock is not None or listener is not None):
+        raise ValueError("reuse_port applies to host/port only; set SO_REUSEPORT on your socket")
+
+
+def _check_socket(sock: socket.socket, *, unix: bool) -> None:
+    """A bound stream socket of the right family, or ``TypeError``/``ValueError`` now."""
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {sock!r}")
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"sock must be a SOCK_STREAM socket, not {sock.type!r}")
+    if unix and sock.family != _UNIX_FAMILY:
+        raise ValueError(f"unix_serve() needs an AF_UNIX socket, not {sock.family!r}")
+    if not unix and sock.family not in _INET_FAMILIES:
+        hint = "; use unix_serve() for Unix sockets" if sock.family == _UNIX_FAMILY else ""
+        raise ValueError(f"serve() needs an AF_INET or AF_INET6 socket{hint}")
+    try:
+        address = sock.getsockname()
+    except OSError as exc:  # closed
+        raise ValueError(f"sock is not usable: {exc}") from None
+    if not (address[1] if sock.family in _INET_FAMILIES else address):
+        raise ValueError("sock must be bound to an address (call bind() first)")
+
+
+async def _listener_on(sock: socket.socket) -> anyio.abc.SocketListener:
+    """An anyio listener on ``sock``, which is made to listen if it does not yet."""
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except (AttributeError, OSError):  # no SO_ACCEPTCONN here: listen() again is harmless
+        listening = 0
+    if not listening:
+        sock.listen(_BACKLOG)
+    sock.setblocking(False)
+    return await anyio.abc.SocketListener.from_socket(sock)
+
+
+def _reject_options(function: str, options: dict[str, Any], names: Sequence[str]) -> None:
+    for name in names:
+        if name in options:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
 
 
 def _takes_path(handler: Handler) -> bool:

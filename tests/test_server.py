@@ -345,3 +345,28 @@ async def test_handler_sending_to_a_vanished_client_logs_no_error(caplog):
     assert len(outcome) == 1
     assert outcome[0].code == 1006
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+async def test_cancelling_the_scope_around_serve_closes_clients_with_1001():
+    """Cancelling serve()'s scope shuts down as leaving it does: clients see 1001."""
+    entered = anyio.Event()
+    stopped: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        entered.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            stopped.append("handler")
+
+    async with anyio.create_task_group() as group:
+        with anyio.CancelScope() as scope:
+            async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+                ws = await anyio_ws.connect(uri(server), task_group=group)
+                await entered.wait()
+                scope.cancel()
+                await anyio.sleep_forever()
+        assert stopped == ["handler"]
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+        assert ws.close_code == 1001
