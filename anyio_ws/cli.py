@@ -13,12 +13,14 @@ and a thread still waiting for a line never keeps the process alive at exit.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import CancelledError
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TextIO
 
 import anyio
@@ -144,11 +146,17 @@ async def _send_lines(ws: ClientConnection, lines: MemoryObjectReceiveStream[str
     await ws.close()
 
 
-async def _close_on_interrupt(ws: ClientConnection) -> None:
-    """Ctrl-C closes with 1000 too (a second one interrupts the closing handshake)."""
-    with anyio.open_signal_receiver(signal.SIGINT) as signals:
-        async for _ in signals:
-            break
+def _interrupts() -> AbstractContextManager[AsyncIterator[int] | None]:
+    """Ctrl-C as a stream of signals; ``None`` on Windows, where asyncio has none."""
+    if sys.platform == "win32":
+        return nullcontext()
+    return anyio.open_signal_receiver(signal.SIGINT)
+
+
+async def _close_on_interrupt(ws: ClientConnection, interrupts: AsyncIterator[int]) -> None:
+    """Ctrl-C closes with 1000 too; a second one interrupts the closing handshake."""
+    async for _ in interrupts:
+        break
     await ws.close()
 
 
@@ -161,13 +169,16 @@ async def interactive_client(uri: str, *, stdin: TextIO, console: Console) -> in
             print(f"Failed to connect to {uri}: {_one_line(exc)}.", file=sys.stderr, flush=True)
             return 1
         try:
-            console.print(f"Connected to {uri}.")
-            async with stdin_lines(stdin, console) as lines:
-                async with anyio.create_task_group() as session:
-                    session.start_soon(_print_incoming, ws, console, session.cancel_scope.cancel)
-                    session.start_soon(_send_lines, ws, lines)
-                    if sys.platform != "win32":  # asyncio has no signal handlers there
-                        session.start_soon(_close_on_interrupt, ws)
+            with _interrupts() as interrupts:
+                console.print(f"Connected to {uri}.")
+                async with stdin_lines(stdin, console) as lines:
+                    async with anyio.create_task_group() as session:
+                        session.start_soon(
+                            _print_incoming, ws, console, session.cancel_scope.cancel
+                        )
+                        session.start_soon(_send_lines, ws, lines)
+                        if interrupts is not None:
+                            session.start_soon(_close_on_interrupt, ws, interrupts)
         finally:
             await ws.close()
     assert ws.close_code is not None
@@ -180,10 +191,13 @@ def _one_line(exc: BaseException) -> str:
     """The exception's message on one line, or its type when it has none.
 
     anyio wraps the refusal of the only address tried in "All connection attempts
-    failed"; the cause says more, so show that.
+    failed", and the backends word socket errors differently ("Connect call failed"):
+    for a system error, say what the OS says ("Connection refused").
     """
     if isinstance(exc, OSError) and isinstance(exc.__cause__, OSError):
         exc = exc.__cause__
+    if isinstance(exc, OSError) and exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
