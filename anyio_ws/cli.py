@@ -98,7 +98,7 @@ def _read_lines(
                 break
             portal.call(lines.send, line.rstrip("\r\n"))
         portal.call(lines.aclose)
-    except (RuntimeError, CancelledError, anyio.BrokenResourceError):
+    except (RuntimeError, CancelledError, anyio.BrokenResourceError, anyio.ClosedResourceError):
         pass  # the session is over: the portal stopped, or nobody reads lines any more
 
 
@@ -118,6 +118,7 @@ async def stdin_lines(
                 yield receive
         finally:
             await portal.stop(cancel_remaining=True)
+            send.close()  # the thread may still wait for a line: it will find the end
 
 
 # ----------------------------------------------------------------- session
