@@ -1,0 +1,95 @@
+"""Run Python in a subprocess with this worktree importable, bounded and never leaked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+import anyio
+import anyio.abc
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The project root: ``anyio_ws`` and ``examples`` are there."""
+
+TIMEOUT = 30
+"""Seconds any one subprocess may live: a bound against hangs, not a timing assertion."""
+
+
+def python_env() -> dict[str, str]:
+    """The environment with ROOT first on PYTHONPATH and UTF-8 standard streams."""
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_python(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` to completion with stdin closed; killed after TIMEOUT."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=python_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+    )
+
+
+class Child:
+    """A running Python subprocess, read and written line by line."""
+
+    def __init__(self, process: anyio.abc.Process) -> None:
+        assert process.stdin and process.stdout and process.stderr
+        self.process = process
+        self.stdin = process.stdin
+        self.stdout = BufferedByteReceiveStream(process.stdout)
+
+    async def readline(self) -> str:
+        """The next line of stdout, without its line ending."""
+        line = await self.stdout.receive_until(b"\n", 65536)
+        return line.decode().rstrip("\r")
+
+    async def writeline(self, line: str) -> None:
+        await self.stdin.send(f"{line}\n".encode())
+
+    async def read_rest(self) -> str:
+        """Everything left on stdout, up to EOF."""
+        chunks = []
+        try:
+            while True:
+                chunks.append(await self.stdout.receive())
+        except anyio.EndOfStream:
+            return b"".join(chunks).decode()
+
+    async def read_stderr(self) -> str:
+        assert self.process.stderr is not None
+        chunks = []
+        try:
+            while True:
+                chunks.append(await self.process.stderr.receive())
+        except anyio.EndOfStream:
+            return b"".join(chunks).decode()
+
+    async def wait(self) -> int:
+        return await self.process.wait()
+
+
+@asynccontextmanager
+async def python_process(*args: str) -> AsyncIterator[Child]:
+    """Start ``python *args``; fail after TIMEOUT, and kill it if it is still running."""
+    process = await anyio.open_process([sys.executable, *args], cwd=ROOT, env=python_env())
+    try:
+        with anyio.fail_after(TIMEOUT):
+            yield Child(process)
+    finally:
+        if process.returncode is None:
+            with suppress(ProcessLookupError):  # it may have exited just now
+                process.kill()
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
