@@ -5,6 +5,7 @@ what is new is that every server handler runs in a scope owned by its connection
 Importing this package never imports trio.
 """
 
+from .auth import basic_auth as basic_auth
 from .client import ClientConnection as ClientConnection
 from .client import connect as connect
 from .connection import Connection as Connection
@@ -75,6 +76,7 @@ __all__ = [
     "ServerConnection",
     "State",
     "WebSocketException",
+    "basic_auth",
     "connect",
     "serve",
 ]

@@ -544,7 +544,7 @@ class serve:
             except Exception:
                 replacement = self._internal_error(handshake, "process_response failed")
             if replacement is not None:
-                self._add_server_header(replacement)
+                self._complete(replacement)
                 response, failure = replacement, None
         if response.status_code != 101:
             self._log_response(connection, request, response.status_code, failure)
@@ -560,7 +560,7 @@ class serve:
             except Exception:
                 return self._internal_error(handshake, "process_request failed"), None
             if response is not None:
-                self._add_server_header(response)
+                self._complete(response)
                 return response, None
         try:
             return handshake.accept(request), None
@@ -575,10 +575,22 @@ class serve:
         text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
         return handshake.reject(HTTPStatus.INTERNAL_SERVER_ERROR, text)
 
-    def _add_server_header(self, response: Response) -> None:
-        """Give a response a hook built the ``Server`` header, unless it has one."""
-        if self.server_header is not None and "Server" not in response.headers:
-            response.headers["Server"] = self.server_header
+    def _complete(self, response: Response) -> None:
+        """Add what a response a hook built by hand lacks: ``Server``, and the framing.
+
+        ``Content-Length`` rather than h11's chunked encoding for a body sent at once,
+        and ``Connection: close``, since the connection closes after an error answer.
+        """
+        headers = response.headers
+        if self.server_header is not None and "Server" not in headers:
+            headers["Server"] = self.server_header
+        if response.status_code == 101:
+            return
+        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+            if response.status_code not in (204, 304):
+                headers["Content-Length"] = str(len(response.body))
+        if "Connection" not in headers:
+            headers["Connection"] = "close"
 
     def _log_response(
         self,
