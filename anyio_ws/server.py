@@ -80,6 +80,17 @@ class ServerConnection(Connection):
         handshake = self._handshake or ServerHandshake(server_header=None)
         return handshake.reject(status, text)
 
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection; during the opening handshake, drop the transport.
+
+        A hook may close a connection it does not want to answer at all: there is no
+        WebSocket connection yet to run a closing handshake on.
+        """
+        if self.protocol.state is State.CONNECTING:
+            await abort(self.stream)
+            return
+        await super().close(code, reason)
+
     def _on_messages_drained(self) -> None:
         self._handler_may_stop.set()
 
@@ -453,17 +464,20 @@ class serve:
                 else:
                     stream = accepted
                 connection = self._new_connection(stream, server)
-                response = await self._handshake(connection)
+                try:
+                    response = await self._handshake(connection)
+                finally:
+                    # Not kept for the connection's lifetime: h11's buffer may hold
+                    # the client's first frames, and select_subprotocol a cycle.
+                    handshake, connection._handshake = connection._handshake, None
         except TimeoutError:
             self.logger.info("opening handshake timed out")
             return None
         except TRANSPORT_ERRORS as exc:
             self.logger.debug("connection lost during the opening handshake: %s", exc)
             return None
-        if response is None:
+        if response is None or handshake is None:
             return None
-        handshake = connection._handshake
-        assert handshake is not None
         connection.protocol = Protocol(
             Side.SERVER,
             max_size=self.max_size,

@@ -189,6 +189,37 @@ async def test_process_request_gets_the_connection_the_handler_gets() -> None:
     assert seen == [(State.CONNECTING, True, None), (State.OPEN, "blue", True)]
 
 
+async def test_process_request_may_drop_the_connection(logs: pytest.LogCaptureFixture) -> None:
+    """close() in process_request drops the TCP connection, with no answer; serving goes on."""
+
+    async def process_request(connection: ServerConnection, request: Request) -> None:
+        if request.path == "/drop":
+            await connection.close()
+
+    async with anyio_ws.serve(echo, "127.0.0.1", 0, process_request=process_request) as server:
+        logs.clear()
+        assert await raw_exchange(server.port, handshake_request("/drop")) == b""
+        await check_echo(server)
+    assert [r for r in logs.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_sending_in_process_request_is_an_error() -> None:
+    """There is no WebSocket connection to send on yet: ConnectionClosed, hence a 500."""
+    errors: list[BaseException] = []
+
+    async def process_request(connection: ServerConnection, request: Request) -> None:
+        try:
+            await connection.send("too early")
+        except anyio_ws.ConnectionClosed as exc:
+            errors.append(exc)
+            raise
+
+    async with anyio_ws.serve(echo, "127.0.0.1", 0, process_request=process_request) as server:
+        response = await exchange(server)
+    assert response.status == 500
+    assert len(errors) == 1
+
+
 def failing_hook(*args: Any) -> Response | None:
     raise RuntimeError("bug in a hook")
 
