@@ -5,6 +5,7 @@ what is new is that every server handler runs in a scope owned by its connection
 Importing this package never imports trio.
 """
 
+from .auth import basic_auth as basic_auth
 from .broadcast import abroadcast as abroadcast
 from .broadcast import broadcast as broadcast
 from .client import ClientConnection as ClientConnection
@@ -81,6 +82,7 @@ __all__ = [
     "ServerConnection",
     "State",
     "WebSocketException",
+    "basic_auth",
     "connect",
     "serve",
     "serve_stream",

@@ -11,6 +11,7 @@ connection, and no message that was accepted is lost.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -18,6 +19,7 @@ import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, cast
 
@@ -34,9 +36,10 @@ from ._sync import Flag
 from .connection import Connection
 from .core.extensions.base import ServerExtensionFactory
 from .core.extensions.permessage_deflate import enable_server_permessage_deflate
-from .core.handshake import ServerHandshake
+from .core.handshake import OriginPattern, ServerHandshake, validate_origins
+from .core.headers import validate_subprotocols
 from .core.http import Request, Response
-from .core.protocol import Protocol, Side
+from .core.protocol import Protocol, Side, State
 from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from .typing import LoggerLike
 
@@ -53,6 +56,12 @@ class ServerConnection(Connection):
 
     ``request`` holds the client's handshake request (``request.path``,
     ``request.headers``); ``server`` is the ``Server`` that accepted it.
+
+    The connection exists from the start of the opening handshake, as in websockets,
+    so that ``process_request`` and ``process_response`` get it: until the handshake
+    succeeds its ``state`` is ``CONNECTING``, ``request`` is set once the request has
+    been read, and ``response`` and ``subprotocol`` once the handshake is done.
+    ``username`` is set by ``basic_auth`` when the client authenticated.
     """
 
     def __init__(
@@ -60,7 +69,30 @@ class ServerConnection(Connection):
     ) -> None:
         super().__init__(stream, protocol, **kwargs)
         self.server = server
+        self.username: str | None = None
+        self._handshake: ServerHandshake | None = None
         self._handler_may_stop = Flag()
+
+    def respond(self, status: int, text: str) -> Response:
+        """Build a plain-text HTTP response for ``process_request`` or ``process_response``.
+
+        The body is ``text`` in UTF-8 with its ``Content-Type`` and ``Content-Length``;
+        the response carries ``Connection: close`` and the server's ``Server`` header.
+        Change its headers before returning it if need be.
+        """
+        handshake = self._handshake or ServerHandshake(server_header=None)
+        return handshake.reject(status, text)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection; during the opening handshake, drop the transport.
+
+        A hook may close a connection it does not want to answer at all: there is no
+        WebSocket connection yet to run a closing handshake on.
+        """
+        if self.protocol.state is State.CONNECTING:
+            await abort(self.stream)
+            return
+        await super().close(code, reason)
 
     def _on_messages_drained(self) -> None:
         self._handler_may_stop.set()
@@ -78,6 +110,17 @@ class ServerConnection(Connection):
 
 CreateServerConnection = Callable[..., ServerConnection]
 """Builds a connection like ``ServerConnection(stream, protocol, server=..., **options)``."""
+
+HookResult = Awaitable["Response | None"] | Response | None
+
+ProcessRequest = Callable[[ServerConnection, Request], HookResult]
+"""``process_request(connection, request)``: ``None`` goes on, a ``Response`` answers."""
+
+ProcessResponse = Callable[[ServerConnection, Request, Response], HookResult]
+"""``process_response(connection, request, response)``: ``None`` keeps ``response``."""
+
+SelectSubprotocol = Callable[[ServerConnection, Sequence[str]], "str | None"]
+"""``select_subprotocol(connection, offered)``: one of ``offered``, or ``None``."""
 
 
 class Server:
@@ -338,8 +381,23 @@ class serve:
             subclass to add your own attributes or methods.
         compression: ``"deflate"`` (the default) negotiates permessage-deflate with
             settings tuned for many connections; ``None`` turns it off.
+        origins: Allowed ``Origin`` values, against Cross-Site WebSocket Hijacking:
+            ``str`` for an exact match, a compiled ``re.Pattern`` to fullmatch, and
+            ``None`` to allow requests without ``Origin``. Others get a 403.
         extensions: Extension factories, in the server's order of preference.
-        subprotocols: Subprotocols the server supports, in order of preference.
+        subprotocols: Subprotocols the server supports, most preferred first. The
+            server picks its most preferred among the client's offers, and answers
+            400 when the client offers none of them (as websockets does).
+        select_subprotocol: ``select_subprotocol(connection, offered)`` replaces that
+            choice: return one of ``offered``, or ``None`` for no subprotocol; raise
+            ``NegotiationError`` to answer 400. Returning anything else is a 500.
+        process_request: ``process_request(connection, request)``, a function or a
+            coroutine function, runs before the handshake is checked: return
+            ``None`` to go on, or a ``Response`` (``connection.respond(...)``) to
+            send instead; the handler then never starts.
+        process_response: ``process_response(connection, request, response)``, a
+            function or a coroutine function, sees every response before it is sent:
+            change its headers, or return another ``Response``.
         server_header: ``Server`` header value; ``None`` to send none.
         open_timeout: Seconds for TLS and the opening handshake (``None``: no limit).
         close_timeout: Seconds for the closing handshake, and for a handler to
@@ -374,8 +432,12 @@ class serve:
         ssl: ssl_module.SSLContext | None = None,
         create_connection: CreateServerConnection | None = None,
         compression: str | None = "deflate",
+        origins: Sequence[OriginPattern] | None = None,
         extensions: Sequence[ServerExtensionFactory] | None = None,
         subprotocols: Sequence[str] | None = None,
+        select_subprotocol: SelectSubprotocol | None = None,
+        process_request: ProcessRequest | None = None,
+        process_response: ProcessResponse | None = None,
         server_header: str | None = "anyio_ws",
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
@@ -404,6 +466,16 @@ class serve:
         ]:
             check_seconds(name, seconds)
         parse_write_limit(write_limit)
+        validate_origins(origins)
+        if subprotocols is not None:
+            validate_subprotocols(subprotocols)
+        for name, hook in [
+            ("select_subprotocol", select_subprotocol),
+            ("process_request", process_request),
+            ("process_response", process_response),
+        ]:
+            if hook is not None and not callable(hook):
+                raise TypeError(f"{name} must be callable, not {type(hook).__name__}")
         self.handler = handler
         self.host = host
         self.port = port
@@ -412,7 +484,11 @@ class serve:
         self.extensions = with_compression(
             compression, extensions, enable_server_permessage_deflate
         )
+        self.origins = origins
         self.subprotocols = subprotocols
+        self.select_subprotocol = select_subprotocol
+        self.process_request = process_request
+        self.process_response = process_response
         self.server_header = server_header
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
@@ -528,14 +604,11 @@ class serve:
     ) -> ServerConnection | None:
         """TLS and the opening handshake, within ``open_timeout``; None if they fail.
 
-        A stream made of an accepted socket is added to ``streams`` for the caller to close.
+        The connection is built (by ``create_connection``) as soon as the transport is
+        up, so that the hooks get it; it gets its protocol, with the negotiated
+        extensions, once the handshake succeeded. A stream made of an accepted socket
+        is added to ``streams`` for the caller to close.
         """
-        handshake = ServerHandshake(
-            extensions=self.extensions,
-            subprotocols=self.subprotocols,
-            server_header=self.server_header,
-            max_header_size=self.max_header_size,
-        )
         stream: ByteStream
         try:
             with anyio.fail_after(self.open_timeout):
@@ -548,36 +621,42 @@ class serve:
                     )
                 else:
                     stream = accepted
-                request = await _read_request(stream, handshake)
+                connection = self._new_connection(stream, server)
                 try:
-                    response = handshake.accept(request)
-                except InvalidHandshake as exc:
-                    await self._reject(stream, handshake, exc, request)
-                    return None
-                await stream.send(handshake.send_response(response))
-        except InvalidMessage as exc:
-            await self._reject(stream, handshake, exc, None)
-            return None
+                    response = await self._handshake(connection)
+                finally:
+                    # Not kept for the connection's lifetime: h11's buffer may hold
+                    # the client's first frames, and select_subprotocol a cycle.
+                    handshake, connection._handshake = connection._handshake, None
         except TimeoutError:
             self.logger.info("opening handshake timed out")
             return None
         except TRANSPORT_ERRORS as exc:
             self.logger.debug("connection lost during the opening handshake: %s", exc)
             return None
-        protocol = Protocol(
+        if response is None or handshake is None:
+            return None
+        connection.protocol = Protocol(
             Side.SERVER,
             max_size=self.max_size,
             extensions=handshake.extensions,
             trailing_data=handshake.trailing_data,
             logger=self.logger,
         )
-        return self.create_connection(
+        connection.response = response
+        connection.subprotocol = handshake.subprotocol
+        return connection
+
+    def _new_connection(self, stream: ByteStream, server: Server | None) -> ServerConnection:
+        """Build the connection for the handshake: ``CONNECTING``, with its handshake."""
+        protocol = Protocol(Side.SERVER, logger=self.logger)
+        # A stand-in until the handshake is done: nothing is fed to it, it only tells
+        # the state, and send() or ping() in a hook raises ConnectionClosed.
+        protocol.state = State.CONNECTING
+        connection = self.create_connection(
             stream,
             protocol,
             server=server,
-            request=request,
-            response=response,
-            subprotocol=handshake.subprotocol,
             max_queue=self.max_queue,
             close_timeout=self.close_timeout,
             ping_interval=self.ping_interval,
@@ -585,21 +664,132 @@ class serve:
             write_limit=self.write_limit,
             logger=self.logger,
         )
+        select = self.select_subprotocol
+        connection._handshake = ServerHandshake(
+            origins=self.origins,
+            extensions=self.extensions,
+            subprotocols=self.subprotocols,
+            select_subprotocol=None if select is None else functools.partial(select, connection),
+            server_header=self.server_header,
+            max_header_size=self.max_header_size,
+        )
+        return connection
 
-    async def _reject(
+    async def _handshake(self, connection: ServerConnection) -> Response | None:
+        """Read the request, decide, write the response; the 101 sent, or None."""
+        handshake = connection._handshake
+        assert handshake is not None
+        try:
+            request = await _read_request(connection.stream, handshake)
+        except InvalidMessage as exc:
+            self._log_response(connection, None, exc.status, exc)
+            await self._reject(
+                connection.stream, handshake.send_response(handshake.response_for(exc))
+            )
+            return None
+        connection.request = request
+        response = await self._decide(connection, handshake, request)
+        try:
+            data = handshake.send_response(response)
+        except Exception:  # a hook built a response HTTP cannot carry
+            self.logger.exception("cannot send the handshake response")
+            return None
+        if response.status_code != 101:
+            await self._reject(connection.stream, data)
+            return None
+        await connection.stream.send(data)
+        return response
+
+    async def _decide(
+        self, connection: ServerConnection, handshake: ServerHandshake, request: Request
+    ) -> Response:
+        """The response to send: the handshake's, or a hook's; run ``process_response``.
+
+        A response other than 101 gets one INFO line, with the reason when the handshake
+        failed. A hook or ``select_subprotocol`` that raises is a bug: its traceback is
+        logged at ERROR as well, and the client gets a 500.
+        """
+        response, failure = await self._first_response(connection, handshake, request)
+        if self.process_response is not None:
+            try:
+                replacement = await _run_hook(self.process_response, connection, request, response)
+            except Exception:
+                replacement = self._internal_error(handshake, "process_response failed")
+            if replacement is not None:
+                self._complete(replacement)
+                response, failure = replacement, None
+        if response.status_code != 101:
+            self._log_response(connection, request, response.status_code, failure)
+        return response
+
+    async def _first_response(
+        self, connection: ServerConnection, handshake: ServerHandshake, request: Request
+    ) -> tuple[Response, InvalidHandshake | None]:
+        """``process_request``'s response if it gives one, else the handshake's answer."""
+        if self.process_request is not None:
+            try:
+                response = await _run_hook(self.process_request, connection, request)
+            except Exception:
+                return self._internal_error(handshake, "process_request failed"), None
+            if response is not None:
+                self._complete(response)
+                return response, None
+        try:
+            return handshake.accept(request), None
+        except InvalidHandshake as exc:
+            return handshake.response_for(exc), exc
+        except Exception:  # from select_subprotocol, or an extension factory
+            return self._internal_error(handshake, "opening handshake failed"), None
+
+    def _internal_error(self, handshake: ServerHandshake, message: str) -> Response:
+        """Log the exception being handled, with its traceback; build the 500."""
+        self.logger.exception(message)
+        text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
+        return handshake.reject(HTTPStatus.INTERNAL_SERVER_ERROR, text)
+
+    def _complete(self, response: Response) -> None:
+        """Add what a response a hook built by hand lacks: ``Server``, and the framing.
+
+        ``Content-Length`` rather than h11's chunked encoding for a body sent at once,
+        and ``Connection: close``, since the connection closes after an error answer.
+        """
+        headers = response.headers
+        if self.server_header is not None and "Server" not in headers:
+            headers["Server"] = self.server_header
+        if response.status_code == 101:
+            return
+        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+            if response.status_code not in (204, 304):
+                headers["Content-Length"] = str(len(response.body))
+        if "Connection" not in headers:
+            headers["Connection"] = "close"
+
+    def _log_response(
         self,
-        stream: ByteStream,
-        handshake: ServerHandshake,
-        exc: InvalidHandshake,
+        connection: ServerConnection,
         request: Request | None,
+        status: int,
+        failure: InvalidHandshake | None,
     ) -> None:
-        """Answer a bad handshake with its HTTP error; log one INFO line, no traceback."""
-        response: Response = handshake.response_for(exc)
-        path = request.path if request is not None else "-"
-        self.logger.info("rejected handshake for %s: %d %s", path, response.status_code, exc)
+        """One INFO line, in the manner of an access log, for a handshake answered in HTTP."""
+        client = _format(connection.remote_address)
+        target = "-" if request is None else request.path
+        if failure is None:
+            self.logger.info('%s "GET %s HTTP/1.1" %d', client, target, status)
+        else:
+            self.logger.info(
+                '%s "GET %s HTTP/1.1" %d rejected handshake: %s', client, target, status, failure
+            )
+
+    async def _reject(self, stream: ByteStream, data: bytes) -> None:
+        """Write an HTTP error response; the connection closes after it.
+
+        The write is shielded, and bounded, so that the client still gets its answer
+        when the server is shutting down.
+        """
         with anyio.move_on_after(1), anyio.CancelScope(shield=True):
             try:
-                await stream.send(handshake.send_response(response))
+                await stream.send(data)
             except TRANSPORT_ERRORS:
                 pass
 
@@ -712,6 +902,17 @@ async def serve_stream(handler: Handler, stream: ByteStream, **options: Any) -> 
         ("host", "port", "sock", "listener", "reuse_port", "task_group"),
     )
     await serve(handler, **options)._handle_stream(None, stream)
+
+
+async def _run_hook(hook: Callable[..., HookResult], *args: Any) -> Response | None:
+    """Call a hook that may be a plain function or a coroutine function."""
+    result = hook(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    if result is not None and not isinstance(result, Response):
+        name = getattr(hook, "__name__", "hook")
+        raise TypeError(f"{name} must return a Response or None, not {type(result).__name__}")
+    return result
 
 
 async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:

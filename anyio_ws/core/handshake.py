@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 
@@ -33,6 +34,7 @@ from ..exceptions import (
     InvalidHeader,
     InvalidHeaderValue,
     InvalidMessage,
+    InvalidOrigin,
     InvalidStatus,
     InvalidUpgrade,
     NegotiationError,
@@ -62,6 +64,7 @@ __all__ = [
     "UnsupportedVersion",
     "accept_key",
     "generate_key",
+    "validate_origins",
 ]
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -130,6 +133,54 @@ def _check_head_size(
         raise InvalidMessage(f"message head exceeds {max_size} bytes", status)
 
 
+OriginPattern = str | re.Pattern[str] | None
+"""An allowed ``Origin``: an exact value, a pattern it must fullmatch, or ``None`` for none."""
+
+SelectSubprotocol = Callable[[Sequence[str]], "str | None"]
+"""Picks a subprotocol among the client's offers; ``None`` goes on without one."""
+
+
+def validate_origins(origins: Sequence[OriginPattern] | None) -> None:
+    """Check the ``origins`` a server allows before any client shows up.
+
+    Raises:
+        TypeError: ``origins`` is a single string, or holds something else than str,
+            ``None`` or a compiled ``re.Pattern`` of str.
+    """
+    if origins is None:
+        return
+    if isinstance(origins, (str, bytes)) or not isinstance(origins, Sequence):
+        raise TypeError(f"origins must be a sequence, not {type(origins).__name__}")
+    for origin in origins:
+        if origin is None or isinstance(origin, str):
+            continue
+        if isinstance(origin, re.Pattern) and isinstance(origin.pattern, str):
+            continue
+        raise TypeError(
+            f"origins may hold str, None or re.Pattern[str], not {type(origin).__name__}"
+        )
+
+
+def _check_origin(headers: Headers, origins: Sequence[OriginPattern] | None) -> None:
+    """Check ``Origin`` against the allowed values (RFC 6454 7.3 allows one value at most).
+
+    This is the defence against Cross-Site WebSocket Hijacking: browsers always send
+    ``Origin``, so a page on another site cannot open a connection as its visitor.
+    """
+    if origins is None:
+        return
+    values = headers.get_all("Origin")
+    if len(values) > 1:
+        raise InvalidHeader("Origin", "multiple values")
+    origin = values[0] if values else None
+    for allowed in origins:
+        if allowed == origin:
+            return
+        if isinstance(allowed, re.Pattern) and origin is not None and allowed.fullmatch(origin):
+            return
+    raise InvalidOrigin(origin)
+
+
 def _single_value(headers: Headers, name: str) -> str:
     values = headers.get_all(name)
     if not values:
@@ -187,9 +238,13 @@ class ServerHandshake:
     """The server side of the opening handshake.
 
     Args:
+        origins: the allowed ``Origin`` values (see ``validate_origins``); a request
+            with another one gets a 403. ``None`` allows any, or none.
         extensions: factories answering the client's extension offers, by preference.
-        subprotocols: the subprotocols this server speaks; ``None`` ignores the
-            client's ``Sec-WebSocket-Protocol``.
+        subprotocols: the subprotocols this server speaks, most preferred first.
+            ``None`` or empty ignores the client's ``Sec-WebSocket-Protocol``.
+        select_subprotocol: replaces the default choice (see ``accept``); it gets
+            the client's offers and returns one of them, or ``None``.
         server_header: the ``Server`` header of every response; ``None`` omits it.
         max_header_size: the largest request head accepted; larger gets a 431.
     """
@@ -197,15 +252,20 @@ class ServerHandshake:
     def __init__(
         self,
         *,
+        origins: Sequence[OriginPattern] | None = None,
         extensions: Sequence[ServerExtensionFactory] = (),
         subprotocols: Sequence[str] | None = None,
+        select_subprotocol: SelectSubprotocol | None = None,
         server_header: str | None = "anyio_ws",
         max_header_size: int = 16384,
     ) -> None:
+        validate_origins(origins)
         if subprotocols is not None:
             validate_subprotocols(subprotocols)
+        self.origins = None if origins is None else list(origins)
         self.available_extensions = list(extensions)
-        self.available_subprotocols = None if subprotocols is None else list(subprotocols)
+        self.available_subprotocols = list(subprotocols or ())
+        self.select_subprotocol = select_subprotocol
         self.server_header = server_header
         self.request: Request | None = None
         self.extensions: list[Extension] = []
@@ -287,18 +347,26 @@ class ServerHandshake:
     def accept(self, request: Request) -> Response:
         """Validate a handshake request and build the 101 response.
 
-        Sets ``extensions`` and ``subprotocol`` to what was negotiated.
+        Sets ``extensions`` and ``subprotocol`` to what was negotiated. The subprotocol
+        is, as in websockets, the server's most preferred one among the client's offers;
+        when the server has subprotocols and the client offers none of them, the
+        handshake fails. A ``select_subprotocol`` callable decides instead.
 
         Raises:
             InvalidUpgrade: ``Upgrade`` or ``Connection`` does not ask for websocket (426).
             UnsupportedVersion: ``Sec-WebSocket-Version`` is not 13 (426).
             InvalidHeader: ``Sec-WebSocket-Key`` is missing, repeated or not 16 bytes of
                 base64, or another header breaks its grammar (400).
+            InvalidOrigin: ``Origin`` is not among ``origins`` (403).
+            NegotiationError: no common subprotocol (400).
+            ValueError: ``select_subprotocol`` returned something the client did not
+                offer: a bug on the server side, worth a 500 rather than a 400.
         """
         headers = request.headers
         _check_upgrade(headers)
         _check_version(headers)
         key = _check_key(headers)
+        _check_origin(headers, self.origins)
         answers, extensions = self._negotiate_extensions(_extensions(headers))
         subprotocol = self._select_subprotocol(_subprotocols(headers))
         response_headers = Headers(
@@ -342,10 +410,24 @@ class ServerHandshake:
         return answers, accepted
 
     def _select_subprotocol(self, offered: list[str]) -> str | None:
-        """The first subprotocol the client offers that the server speaks."""
-        if self.available_subprotocols is None:
+        """Pick the subprotocol, with the user's callable or by the server's preference."""
+        if self.select_subprotocol is not None:
+            selected = self.select_subprotocol(offered)
+            if selected is not None and selected not in offered:
+                raise ValueError(
+                    f"select_subprotocol returned {selected!r}, which the client did not "
+                    f"offer (offers: {', '.join(offered) or 'none'})"
+                )
+            return selected
+        if not self.available_subprotocols:
             return None
-        return next((p for p in offered if p in self.available_subprotocols), None)
+        if not offered:
+            raise NegotiationError("missing subprotocol")
+        for subprotocol in self.available_subprotocols:
+            if subprotocol in offered:
+                return subprotocol
+        expected = ", ".join(self.available_subprotocols)
+        raise NegotiationError(f"invalid subprotocol; expected one of {expected}")
 
     def reject(self, status: int, text: str, headers: HeadersLike | None = None) -> Response:
         """Build an error response with a short plain-text body; the connection then closes.

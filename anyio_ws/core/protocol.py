@@ -451,7 +451,9 @@ class Protocol:
         if not rsv:
             self._message_decoders = []
             return
-        self._message_decoders = [ext for ext in self.extensions if ext.begin_message(rsv)]
+        # Incoming data undoes what the peer's extensions did, last one first.
+        decoders = [ext for ext in reversed(self.extensions) if ext.begin_message(rsv)]
+        self._message_decoders = decoders
         if not self._message_decoders:
             raise ProtocolError("reserved bits set but no extension claims the message")
 

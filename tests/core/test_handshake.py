@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -22,6 +23,7 @@ from anyio_ws.core.handshake import (
     UnsupportedVersion,
     accept_key,
     generate_key,
+    validate_origins,
 )
 from anyio_ws.core.http import Headers, Request, Response
 from anyio_ws.core.uri import parse_uri
@@ -31,6 +33,7 @@ from anyio_ws.exceptions import (
     InvalidHeaderFormat,
     InvalidHeaderValue,
     InvalidMessage,
+    InvalidOrigin,
     InvalidStatus,
     InvalidUpgrade,
     NegotiationError,
@@ -268,7 +271,7 @@ def test_handshake_negotiates() -> None:
     assert response.headers["Sec-WebSocket-Extensions"] == "x-a; p=1, x-b"
     assert [e.name for e in client_handshake.extensions] == ["x-a", "x-b"]
     assert [e.name for e in server.extensions] == ["x-a", "x-b"]
-    assert client_handshake.subprotocol == server.subprotocol == "chat"
+    assert client_handshake.subprotocol == server.subprotocol == "superchat"
 
 
 def test_handshake_rejected() -> None:
@@ -598,9 +601,10 @@ def test_extensions_accepted_passed_to_factories() -> None:
     ("server_list", "offered", "selected"),
     [
         (None, ["chat"], None),
-        (["chat"], [], None),
-        (["chat"], ["other"], None),
-        (["chat", "superchat"], ["superchat", "chat"], "superchat"),
+        ([], ["chat"], None),
+        (None, [], None),
+        (["chat", "superchat"], ["superchat", "chat"], "chat"),
+        (["superchat", "chat"], ["chat", "superchat"], "superchat"),
         (["superchat"], ["chat, superchat"], "superchat"),
         (["chat"], ["other", "chat"], "chat"),
     ],
@@ -608,12 +612,134 @@ def test_extensions_accepted_passed_to_factories() -> None:
 def test_subprotocol_selection(
     server_list: list[str] | None, offered: list[str], selected: str | None
 ) -> None:
-    """The server picks the first subprotocol the client offers that it supports."""
+    """The server picks its most preferred subprotocol among the client's offers."""
     server = ServerHandshake(subprotocols=server_list)
     request = with_headers(valid_request(), Sec_WebSocket_Protocol=offered)
     response = server.accept(request)
     assert server.subprotocol == selected
     assert response.headers.get("Sec-WebSocket-Protocol") == selected
+
+
+@pytest.mark.parametrize(
+    ("offered", "message"),
+    [([], "missing subprotocol"), (["other"], "invalid subprotocol; expected one of chat, v2")],
+)
+def test_subprotocol_no_match(offered: list[str], message: str) -> None:
+    """A server with subprotocols refuses a client offering none of them with a 400."""
+    server = ServerHandshake(subprotocols=["chat", "v2"])
+    request = with_headers(valid_request(), Sec_WebSocket_Protocol=offered)
+    with pytest.raises(NegotiationError) as exc_info:
+        server.accept(request)
+    assert str(exc_info.value) == message
+    assert server.response_for(exc_info.value).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("offered", "choice"),
+    [(["a", "b"], "b"), (["a"], None), ([], None)],
+)
+def test_select_subprotocol_decides(offered: list[str], choice: str | None) -> None:
+    """select_subprotocol gets the offers, overrides the default, and may pick nothing."""
+    seen: list[Sequence[str]] = []
+
+    def select(subprotocols: Sequence[str]) -> str | None:
+        seen.append(list(subprotocols))
+        return choice
+
+    server = ServerHandshake(subprotocols=["a"], select_subprotocol=select)
+    response = server.accept(with_headers(valid_request(), Sec_WebSocket_Protocol=offered))
+    assert seen == [offered]
+    assert server.subprotocol == choice
+    assert response.headers.get("Sec-WebSocket-Protocol") == choice
+
+
+def test_select_subprotocol_without_server_list() -> None:
+    """select_subprotocol runs even when the server lists no subprotocols."""
+    server = ServerHandshake(select_subprotocol=lambda offered: offered[-1])
+    server.accept(with_headers(valid_request(), Sec_WebSocket_Protocol="a, b"))
+    assert server.subprotocol == "b"
+
+
+@pytest.mark.parametrize("choice", ["c", 42])
+def test_select_subprotocol_unoffered_value(choice: Any) -> None:
+    """select_subprotocol returning something not offered is a server bug: ValueError."""
+    server = ServerHandshake(select_subprotocol=lambda offered: choice)
+    with pytest.raises(ValueError, match="did not offer"):
+        server.accept(with_headers(valid_request(), Sec_WebSocket_Protocol="a, b"))
+
+
+def test_select_subprotocol_negotiation_error() -> None:
+    """select_subprotocol may raise NegotiationError to refuse with a 400."""
+
+    def select(offered: Sequence[str]) -> str | None:
+        raise NegotiationError("no thanks")
+
+    server = ServerHandshake(select_subprotocol=select)
+    with pytest.raises(NegotiationError, match="no thanks"):
+        server.accept(valid_request())
+
+
+# Server: checking Origin.
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin"),
+    [
+        (["https://a.example"], "https://a.example"),
+        (["https://a.example", None], None),
+        ([re.compile(r"https://[a-z]+\.example")], "https://b.example"),
+        (None, "https://anything.example"),
+        (None, None),
+    ],
+)
+def test_origin_allowed(origins: list[Any] | None, origin: str | None) -> None:
+    """An Origin equal to a str, fullmatching a pattern, or absent with None passes."""
+    server = ServerHandshake(origins=origins)
+    response = server.accept(with_headers(valid_request(), Origin=origin))
+    assert response.status_code == 101
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin"),
+    [
+        (["https://a.example"], "https://b.example"),
+        (["https://a.example"], None),
+        ([], "https://a.example"),
+        ([re.compile(r"https://[a-z]+\.example")], "https://b.example.evil"),
+        ([re.compile(r"https://a\.example")], None),
+        (["https://a.example"], "HTTPS://A.EXAMPLE"),
+    ],
+)
+def test_origin_refused(origins: list[Any], origin: str | None) -> None:
+    """Any other Origin, or none when None is not allowed, is InvalidOrigin: 403."""
+    server = ServerHandshake(origins=origins)
+    with pytest.raises(InvalidOrigin) as exc_info:
+        server.accept(with_headers(valid_request(), Origin=origin))
+    response = server.response_for(exc_info.value)
+    assert response.status_code == 403
+    assert response.reason_phrase == "Forbidden"
+
+
+def test_origin_repeated() -> None:
+    """Two Origin headers are a 400, even when both are allowed (RFC 6454 7.3)."""
+    server = ServerHandshake(origins=["https://a.example"])
+    request = with_headers(valid_request(), Origin=["https://a.example", "https://a.example"])
+    with pytest.raises(InvalidHeader) as exc_info:
+        server.accept(request)
+    assert not isinstance(exc_info.value, InvalidOrigin)
+    assert server.response_for(exc_info.value).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["https://a.example", [b"https://a.example"], [42], [re.compile(rb"x")], {"a": 1}],
+)
+def test_origins_validated(origins: Any) -> None:
+    """origins must be a sequence of str, None and re.Pattern[str]: TypeError otherwise."""
+    with pytest.raises(TypeError):
+        validate_origins(origins)
+    with pytest.raises(TypeError):
+        ServerHandshake(origins=origins)
 
 
 def test_server_validates_subprotocols() -> None:
