@@ -234,7 +234,8 @@ class serve:
             "keepalive ping timeout" (``None``: don't wait).
         write_limit: Bytes buffered for writing above which ``send()`` waits, or
             ``(high, low)``; ``broadcast()`` skips connections above it.
-        max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond.
+        max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond. A pair
+            ``(message_limit, fragment_limit)`` also bounds each frame.
         max_queue: Most unread messages per connection before reading pauses.
         max_header_size: Largest handshake request head in bytes.
         reuse_port: Let several processes listen on the same port.
@@ -258,7 +259,7 @@ class serve:
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         write_limit: int | tuple[int, int | None] = 32768,
-        max_size: int | None = 2**20,
+        max_size: int | None | tuple[int | None, int | None] = 2**20,
         max_queue: int | None = 16,
         max_header_size: int = 16384,
         reuse_port: bool = False,
@@ -266,7 +267,7 @@ class serve:
     ) -> None:
         if not callable(handler):
             raise TypeError("handler must be an async callable")
-        check_limit("max_size", max_size)
+        check_limit("max_size", max_size, pair=True)
         check_limit("max_queue", max_queue)
         self.handler = handler
         self.host = host
