@@ -199,6 +199,7 @@ class connect:
             extensions=handshake.extensions,
             trailing_data=handshake.trailing_data,
             logger=self.logger,
+            stream_fragments=True,
         )
         connection = self.create_connection(
             stream,

@@ -377,8 +377,22 @@ class Connection:
 
         With ``lookahead`` (a plain iterable: the next item costs no wait) the last item
         is sent with the FIN bit; otherwise each item leaves as soon as it is produced
-        and an empty final frame ends the message.
+        and an empty final frame ends the message. An async iterator left unfinished
+        (error, cancellation, closure) is closed, so its cleanup runs now.
         """
+        try:
+            await self._send_fragments_of(fragments, text, lookahead)
+        except BaseException:
+            aclose = getattr(fragments, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(_timeout(self.close_timeout)):
+                        await aclose()
+            raise
+
+    async def _send_fragments_of(
+        self, fragments: AsyncIterator[DataLike], text: bool | None, lookahead: bool
+    ) -> None:
         try:
             try:
                 item = await anext(fragments)

@@ -413,6 +413,7 @@ class serve:
             extensions=handshake.extensions,
             trailing_data=handshake.trailing_data,
             logger=self.logger,
+            stream_fragments=True,
         )
         return self.create_connection(
             stream,
