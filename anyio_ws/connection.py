@@ -142,7 +142,7 @@ class Connection:
         self.latency = 0.0
         """Round-trip time of the last ping answered, in seconds."""
 
-        protocol.stream_fragments = True
+        protocol.stream_fragments = True  # recv_streaming() needs fragments as they come
         self._messages: MessageQueue[Data | PartialMessage] = MessageQueue(
             max_queue, self._on_messages_drained
         )
@@ -399,6 +399,8 @@ class Connection:
             except StopAsyncIteration:
                 return
             while self._sending_fragments:  # another task's fragmented message
+                if self.protocol.state is not State.OPEN:
+                    raise self._closed_exception()
                 await self._wait_fragments_sent()
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()

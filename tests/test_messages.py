@@ -366,6 +366,35 @@ async def test_close_during_a_fragmented_send_closes_with_1011():
     assert received[-1].rcvd.reason == "close during fragmented message"
 
 
+async def test_sends_waiting_for_a_fragmented_message_see_the_closure():
+    """Sends queued behind a stuck fragmented message raise ConnectionClosed at closure."""
+    outcomes: list[BaseException] = []
+
+    async def script(ws: ServerConnection) -> None:
+        await anext(ws.recv_streaming())
+        await ws.close()
+
+    async with served(script) as ws:
+        gate = Gate(ws, "stuck", ["never"])
+
+        async def send(message: Any) -> None:
+            try:
+                await ws.send(message)
+            except ConnectionClosed as exc:
+                outcomes.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send, gate)
+            await gate.delivered.wait()
+            group.start_soon(send, "whole")
+            group.start_soon(send, ["frag", "mented"])
+            await ws.wait_closed()
+            await anyio.wait_all_tasks_blocked()
+            assert len(outcomes) == 2  # the two waiting sends, while the gate is still shut
+            gate.open()
+    assert len(outcomes) == 3
+
+
 async def test_cancelled_fragmented_send_closes_with_1011():
     """Cancelling send() once a fragment left: the message cannot end, so 1011."""
     received: list[Any] = []
