@@ -157,7 +157,8 @@ class Connection:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._keepalive_scope: anyio.CancelScope | None = None
         self._sending_fragments = False
-        """True while ``send()`` writes a fragmented message (nothing may come between)."""
+        """True while ``send()`` writes a fragmented message: other messages wait for it
+        (``broadcast()`` skips the connection); control frames may go between fragments."""
         self._fragments_sent: anyio.Event | None = None
         self.local_address = address_of(stream, SocketAttribute.local_address)
         self.remote_address = address_of(stream, SocketAttribute.remote_address)
