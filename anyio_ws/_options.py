@@ -10,8 +10,20 @@ __all__ = ["check_limit", "check_seconds", "parse_write_limit", "with_compressio
 Factory = TypeVar("Factory")
 
 
-def check_limit(name: str, value: int | None) -> None:
-    """Raise at the call, not later in a task, for a limit that is not positive or None."""
+def check_limit(
+    name: str, value: int | None | tuple[int | None, int | None], *, pair: bool = False
+) -> None:
+    """Raise at the call, not later in a task, for a limit that is not positive or None.
+
+    With ``pair=True`` a 2-tuple of such limits is accepted too (``max_size`` as
+    ``(message_limit, fragment_limit)``).
+    """
+    if pair and isinstance(value, tuple):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be a pair (message, fragment), not {value!r}")
+        for part in value:
+            check_limit(name, part)
+        return
     if value is not None and (not isinstance(value, int) or value <= 0):
         raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
 

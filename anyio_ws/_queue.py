@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 import anyio
 
-__all__ = ["MessageQueue", "QueueClosed"]
+__all__ = ["MessageQueue", "PartialMessage", "QueueClosed"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,14 @@ class MessageQueue(Generic[T]):
             return None
         return self._pop()
 
+    def unget(self, item: T) -> None:
+        """Put back at the head an item just taken (its taker was cancelled)."""
+        if self._head:
+            self._head -= 1
+            self._items[self._head] = item
+        else:
+            self._items.insert(0, item)
+
     def _pop(self) -> T:
         items = self._items
         item = items[self._head]
@@ -113,3 +121,73 @@ class MessageQueue(Generic[T]):
         if not self._drained_reported and self._on_drained is not None:
             self._drained_reported = True
             self._on_drained()
+
+
+class PartialMessage:
+    """A fragmented message still arriving: one queue slot, however many fragments.
+
+    The reader adds each fragment as it completes; ``recv()`` waits for the last one and
+    joins them once, ``recv_streaming()`` takes them as they come. ``max_size`` bounds the
+    fragments' total, so the queue stays bounded by ``max_queue`` messages of
+    ``max_size`` bytes. Once ``discard`` is set (a streaming reader gave up on the
+    message), later fragments are dropped on arrival.
+    """
+
+    __slots__ = ("_changed", "aborted", "complete", "discard", "parts", "taken", "text")
+
+    def __init__(self, text: bool) -> None:
+        self.text = text
+        self.parts: list[str] | list[bytes] = []
+        self.taken = 0
+        self.complete = False
+        self.aborted = False
+        self.discard = False
+        self._changed: anyio.Event | None = None
+
+    def add(self, data: str | bytes, fin: bool) -> None:
+        """Append a fragment (``fin``: the last one)."""
+        if not self.discard:
+            self.parts.append(data)  # type: ignore[arg-type]
+        self.complete = fin
+        self._wake()
+
+    def abort(self) -> None:
+        """The connection ended before the last fragment: the message is incomplete."""
+        self.aborted = True
+        self._wake()
+
+    def take(self) -> str | bytes:
+        """Remove and return the oldest fragment not taken yet (there must be one)."""
+        part = self.parts[self.taken]
+        self.taken += 1
+        if self.taken == len(self.parts):
+            self.parts.clear()
+            self.taken = 0
+        return part
+
+    def has_parts(self) -> bool:
+        return self.taken < len(self.parts)
+
+    def drop(self) -> None:
+        """Forget what arrived and drop what will arrive."""
+        self.discard = True
+        self.parts.clear()
+        self.taken = 0
+
+    def joined(self) -> str | bytes:
+        """The whole message, joined once (call when ``complete``)."""
+        parts = self.parts
+        if self.text:
+            return "".join(parts)  # type: ignore[arg-type]
+        return b"".join(parts)  # type: ignore[arg-type]
+
+    async def wait(self) -> None:
+        """Wait until a fragment arrives or the message is aborted."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        await self._changed.wait()
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None

@@ -77,7 +77,8 @@ class connect:
             "keepalive ping timeout" (``None``: don't wait).
         write_limit: Bytes buffered for writing above which ``send()`` waits, or
             ``(high, low)``; ``broadcast()`` skips connections above it.
-        max_size: Largest incoming message in bytes (``None``: no limit).
+        max_size: Largest incoming message in bytes (``None``: no limit), or a pair
+            ``(message_limit, fragment_limit)`` that also bounds each frame.
         max_queue: Most unread messages before reading pauses (``None``: no limit).
         max_header_size: Largest handshake response head in bytes.
         logger: Logger to use instead of ``anyio_ws.client``.
@@ -102,7 +103,7 @@ class connect:
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         write_limit: int | tuple[int, int | None] = 32768,
-        max_size: int | None = 2**20,
+        max_size: int | None | tuple[int | None, int | None] = 2**20,
         max_queue: int | None = 16,
         max_header_size: int = 16384,
         logger: LoggerLike | None = None,
@@ -113,7 +114,7 @@ class connect:
             raise ValueError("ssl= is only for wss:// URIs")
         if self.uri.secure and ssl is None:
             ssl = ssl_module.create_default_context()
-        check_limit("max_size", max_size)
+        check_limit("max_size", max_size, pair=True)
         check_limit("max_queue", max_queue)
         for name, seconds in [
             ("open_timeout", open_timeout),
@@ -206,6 +207,7 @@ class connect:
             extensions=handshake.extensions,
             trailing_data=handshake.trailing_data,
             logger=self.logger,
+            stream_fragments=True,
         )
         connection = self.create_connection(
             stream,

@@ -2,8 +2,15 @@
 
 The sans-I/O ``Protocol`` decides everything; this layer moves bytes. One reader task
 (started by ``serve``/``connect`` in the connection's task group, never in ``__init__``)
-reads the stream, feeds the protocol, writes its replies, and queues whole messages for
+reads the stream, feeds the protocol, writes its replies, and queues messages for
 ``recv()``. Writers share one lock, so the frames of one message never interleave.
+
+Fragmented messages. The protocol reports the frames of a message sent in several
+frames as they complete; the reader queues one ``PartialMessage`` for them (one slot of
+``max_queue``), which ``recv()`` joins once complete and ``recv_streaming()`` hands out
+fragment by fragment. Sending an iterable writes one frame per item, taking the send
+lock per frame, so pings, pongs and close replies can go between fragments, while
+``_sending_fragments`` keeps other messages out until the last fragment is sent.
 
 The reader never raises: a broken transport, a protocol violation or a bug ends the
 connection, and the cause is kept as ``__cause__`` of the ``ConnectionClosed`` that
@@ -15,25 +22,40 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, Literal, NoReturn, TypeVar, overload
 
 import anyio
 import anyio.abc
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._options import parse_write_limit
-from ._queue import MessageQueue, QueueClosed
+from ._queue import MessageQueue, PartialMessage, QueueClosed
 from ._streams import TRANSPORT_ERRORS, abort, address_of, half_close
 from ._sync import Flag, SendLock
-from .core.events import BinaryMessage, PongReceived, TextMessage
+from .core.events import (
+    BinaryFragment,
+    BinaryMessage,
+    PongReceived,
+    TextFragment,
+    TextMessage,
+)
 from .core.http import Request, Response
 from .core.protocol import Protocol, State
+from .core.utf8 import Utf8Decoder
 from .exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK
 from .typing import Data, DataLike, LoggerLike
 
-__all__ = ["Connection", "PongWaiter"]
+__all__ = ["Connection", "MessageStream", "PongWaiter"]
 
 _RECEIVE_SIZE = 65536
 
@@ -139,7 +161,12 @@ class Connection:
         self.latency = 0.0
         """Round-trip time of the last ping answered, in seconds."""
 
-        self._messages: MessageQueue[Data] = MessageQueue(max_queue, self._on_messages_drained)
+        protocol.stream_fragments = True  # recv_streaming() needs fragments as they come
+        self._messages: MessageQueue[Data | PartialMessage] = MessageQueue(
+            max_queue, self._on_messages_drained
+        )
+        self._incoming: PartialMessage | None = None
+        """The fragmented message the reader is receiving, until its last fragment."""
         self._send_lock = SendLock()
         self._recv_in_progress = False
         self._pending_pings: dict[bytes, PongWaiter] = {}
@@ -149,7 +176,9 @@ class Connection:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._keepalive_scope: anyio.CancelScope | None = None
         self._sending_fragments = False
-        """True while ``send()`` writes a fragmented message (nothing may come between)."""
+        """True while ``send()`` writes a fragmented message: other messages wait for it
+        (``broadcast()`` skips the connection); control frames may go between fragments."""
+        self._fragments_sent: anyio.Event | None = None
         self.local_address = address_of(stream, SocketAttribute.local_address)
         self.remote_address = address_of(stream, SocketAttribute.remote_address)
 
@@ -178,21 +207,40 @@ class Connection:
 
     # ------------------------------------------------------------- receive
 
-    async def recv(self) -> Data:
+    @overload
+    async def recv(self, decode: None = None) -> Data: ...
+
+    @overload
+    async def recv(self, decode: Literal[True]) -> str: ...
+
+    @overload
+    async def recv(self, decode: Literal[False]) -> bytes: ...
+
+    async def recv(self, decode: bool | None = None) -> Data:
         """Return the next message: ``str`` for text, ``bytes`` for binary.
+
+        A fragmented message is returned whole, once its last fragment arrived.
+        ``decode=False`` returns a text message as UTF-8 ``bytes``; ``decode=True``
+        decodes a binary message to ``str`` and, as in websockets, fails the connection
+        with 1007 (raising ``ConnectionClosedError``) when it is not valid UTF-8.
 
         Messages received before the connection closed are all returned first; then
         ``ConnectionClosed`` is raised. Cancelling a waiting ``recv()`` loses nothing.
-        Two tasks calling it at once is a ``ConcurrencyError``.
+        Two tasks calling it at once (or during ``recv_streaming()``) is a
+        ``ConcurrencyError``.
         """
         if self._recv_in_progress:
-            raise ConcurrencyError("another task is already waiting in recv()")
+            raise ConcurrencyError("another task is already in recv() or recv_streaming()")
         self._recv_in_progress = True
         try:
             message = self._messages.get_nowait()
             if message is None:
                 message = await self._messages.get()
-            return message
+            if type(message) is PartialMessage:
+                message = await self._assemble(message)
+            if decode is not None:
+                message = await self._convert(message, decode)  # type: ignore[arg-type]
+            return message  # type: ignore[return-value]
         except QueueClosed:
             raise self._closed_exception() from None
         except anyio.get_cancelled_exc_class():
@@ -200,6 +248,65 @@ class Connection:
             raise
         finally:
             self._recv_in_progress = False
+
+    @overload
+    def recv_streaming(self, decode: None = None) -> MessageStream[Data]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[True]) -> MessageStream[str]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[False]) -> MessageStream[bytes]: ...
+
+    def recv_streaming(self, decode: bool | None = None) -> MessageStream[Any]:
+        """Iterate over the fragments of the next message as they arrive.
+
+        ``async for fragment in ws.recv_streaming(): ...`` yields ``str`` fragments for
+        a text message (a character split across frames comes whole in the next one)
+        and ``bytes`` for binary; ``decode`` overrides it as in ``recv()``. A message
+        in one frame is one fragment. Cancelling before the first fragment loses
+        nothing; cancelling later, or leaving the loop early, drops the rest of that
+        message (``aclose()`` the iterator to drop it at once): the next ``recv()``
+        returns the message after it. Raises as ``recv()`` does.
+        """
+        return MessageStream(self, decode)
+
+    async def _assemble(self, partial: PartialMessage) -> Data:
+        """Wait for the last fragment of ``partial``; give it back to the queue if cancelled."""
+        try:
+            while not partial.complete:
+                if partial.aborted:
+                    raise self._closed_exception()
+                await partial.wait()
+        except anyio.get_cancelled_exc_class():
+            self._messages.unget(partial)
+            raise
+        return partial.joined()
+
+    async def _convert(self, message: Data, decode: bool) -> Data:
+        """Apply ``recv(decode=...)`` to a whole message."""
+        if decode and type(message) is not str:
+            try:
+                return message.decode()  # type: ignore[union-attr]
+            except UnicodeDecodeError as exc:
+                await self._fail_invalid_utf8(exc)
+        if not decode and type(message) is str:
+            return message.encode()
+        return message
+
+    async def _fail_invalid_utf8(self, exc: UnicodeDecodeError) -> NoReturn:
+        """A binary message read with ``decode=True`` is not UTF-8: fail with 1007."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(_timeout(self.close_timeout)):
+                try:
+                    async with self._send_lock:
+                        if self.protocol.state is State.OPEN:
+                            self.protocol.fail(1007, "invalid UTF-8 in a message decoded as text")
+                        await self._write_pending()
+                except ConnectionClosed:
+                    pass
+                await self._closed.wait()
+        raise self._closed_exception() from exc
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self
@@ -217,34 +324,173 @@ class Connection:
 
     # ---------------------------------------------------------------- send
 
-    async def send(self, message: DataLike) -> None:
+    async def send(
+        self,
+        message: DataLike | Iterable[DataLike] | AsyncIterable[DataLike],
+        *,
+        text: bool | None = None,
+    ) -> None:
         """Send a message: ``str`` as text, bytes-like as binary.
+
+        ``text=True`` sends bytes as a text frame (they must be UTF-8: nothing checks);
+        ``text=False`` sends a ``str`` as binary, UTF-8 encoded.
+
+        An iterable or async iterable of ``str`` or of bytes-like sends one fragmented
+        message, one frame per item (an async iterable ends with an empty final frame,
+        so that each fragment leaves as soon as it is produced). An empty iterable sends
+        nothing. Other messages wait until the last fragment is sent; pings, pongs and
+        close replies do not. If the iterable raises, mixes ``str`` and bytes, or the
+        send is cancelled once a fragment is on the wire, the message cannot be
+        finished: the connection is closed with 1011 and the exception propagates.
 
         Safe to call from several tasks: each message goes out whole. Raises
         ``ConnectionClosed`` once the connection is closing or closed, and
-        ``TypeError`` for any other type.
+        ``TypeError`` for other types (a ``dict`` included, a likely mistake).
         """
         if isinstance(message, str):
             payload: bytes = message.encode()
-            text = True
+            as_text = text is not False
         elif isinstance(message, (bytes, bytearray, memoryview)):
             payload = bytes(message)
-            text = False
+            as_text = text is True
+        elif isinstance(message, Mapping):
+            raise TypeError("message is a mapping: send a str, bytes, or an iterable of them")
+        elif isinstance(message, Iterable):
+            await self._send_fragments(_SyncFragments(iter(message)), text, lookahead=True)
+            return
+        elif isinstance(message, AsyncIterable):
+            await self._send_fragments(aiter(message), text, lookahead=False)
+            return
         else:
-            raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+            raise TypeError(
+                "message must be str, bytes-like, or an iterable or async iterable of them,"
+                f" not {type(message).__name__}"
+            )
+        try:
+            while True:
+                async with self._send_lock:
+                    if self.protocol.state is State.OPEN and not self._sending_fragments:
+                        if as_text:
+                            self.protocol.send_text(payload)
+                        else:
+                            self.protocol.send_binary(payload)
+                        await self._write_pending()
+                        return
+                    if self.protocol.state is not State.OPEN:
+                        await self._write_pending()  # replies the reader left to the lock holder
+                        raise self._closed_exception()
+                await self._wait_fragments_sent()
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
+
+    async def _wait_fragments_sent(self) -> None:
+        """Wait until the fragmented message under way is sent (or the connection ends)."""
+        if self._fragments_sent is None:
+            self._fragments_sent = anyio.Event()
+        await self._fragments_sent.wait()
+
+    async def _send_fragments(
+        self, fragments: AsyncIterator[DataLike], text: bool | None, *, lookahead: bool
+    ) -> None:
+        """Send the items of ``fragments`` as one message, one frame each.
+
+        With ``lookahead`` (a plain iterable: the next item costs no wait) the last item
+        is sent with the FIN bit; otherwise each item leaves as soon as it is produced
+        and an empty final frame ends the message. An async iterator left unfinished
+        (error, cancellation, closure) is closed, so its cleanup runs now.
+        """
+        try:
+            await self._send_fragments_of(fragments, text, lookahead)
+        except BaseException:
+            aclose = getattr(fragments, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(_timeout(self.close_timeout)):
+                        await aclose()
+            raise
+
+    async def _send_fragments_of(
+        self, fragments: AsyncIterator[DataLike], text: bool | None, lookahead: bool
+    ) -> None:
+        try:
+            try:
+                item = await anext(fragments)
+            except StopAsyncIteration:
+                return
+            while self._sending_fragments:  # another task's fragmented message
+                if self.protocol.state is not State.OPEN:
+                    raise self._closed_exception()
+                await self._wait_fragments_sent()
+        except anyio.get_cancelled_exc_class():
+            self._raise_if_released()
+            raise
+        if not isinstance(item, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"fragments must be str or bytes-like, not {type(item).__name__}")
+        is_str = isinstance(item, str)
+        as_text = is_str if text is None else text
+        self._sending_fragments = True
+        started = False
+        try:
+            while True:
+                if lookahead:
+                    following = await anext(fragments, _END)
+                    if following is not _END:
+                        _check_same_kind(following, is_str)
+                    fin = following is _END
+                else:
+                    fin = False
+                await self._send_frame(item, as_text, first=not started, fin=fin)
+                started = True
+                if not lookahead:
+                    following = await anext(fragments, _END)
+                    if following is _END:
+                        await self._send_frame(b"", as_text, first=False, fin=True)
+                        return
+                    _check_same_kind(following, is_str)
+                if following is _END:
+                    return
+                item = following
+        except BaseException:
+            if started:
+                await self._fail_fragmented("error in fragmented message")
+            raise
+        finally:
+            self._sending_fragments = False
+            if self._fragments_sent is not None:
+                self._fragments_sent.set()
+                self._fragments_sent = None
+
+    async def _send_frame(self, data: DataLike, text: bool, *, first: bool, fin: bool) -> None:
+        """Write one frame of the fragmented message under way."""
+        payload = data.encode() if isinstance(data, str) else bytes(data)
         try:
             async with self._send_lock:
                 if self.protocol.state is not State.OPEN:
-                    await self._write_pending()  # replies the reader left to the lock holder
+                    await self._write_pending()
                     raise self._closed_exception()
-                if text:
-                    self.protocol.send_text(payload)
+                if not first:
+                    self.protocol.send_continuation(payload, fin)
+                elif text:
+                    self.protocol.send_text(payload, fin)
                 else:
-                    self.protocol.send_binary(payload)
+                    self.protocol.send_binary(payload, fin)
                 await self._write_pending()
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()
             raise
+
+    async def _fail_fragmented(self, reason: str) -> None:
+        """A fragmented message cannot be finished: close with 1011 (as websockets does)."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(_timeout(self.close_timeout)):
+                try:
+                    async with self._send_lock:
+                        if self.protocol.state is State.OPEN:
+                            self.protocol.fail(1011, reason)
+                        await self._write_pending()
+                except ConnectionClosed:
+                    pass
 
     async def ping(self, data: DataLike | None = None) -> PongWaiter:
         """Send a ping; return a ``PongWaiter`` to await for the latency.
@@ -361,7 +607,10 @@ class Connection:
             with anyio.move_on_after(_timeout(self.close_timeout)):
                 try:
                     async with self._send_lock:
-                        if self.protocol.state is State.OPEN:
+                        if self.protocol.state is State.OPEN and self._sending_fragments:
+                            # The message under way can never be finished (websockets: same).
+                            self.protocol.fail(1011, "close during fragmented message")
+                        elif self.protocol.state is State.OPEN:
                             self.protocol.send_close(code, reason)
                         await self._write_pending()  # also replies the reader left to us
                 except ConnectionClosed:
@@ -473,8 +722,23 @@ class Connection:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
                 await self._messages.put(event.data, bounded=self.protocol.state is State.OPEN)
+            elif kind is TextFragment or kind is BinaryFragment:
+                await self._fragment_received(event.data, event.fin)
             elif kind is PongReceived:
                 self._pong_received(event.data)
+
+    async def _fragment_received(self, data: str | bytes, fin: bool) -> None:
+        """Add a fragment to the message under way; the first one takes a queue slot."""
+        partial = self._incoming
+        if partial is None:
+            # A fragmented message starts: it takes one slot, however many fragments.
+            partial = self._incoming = PartialMessage(text=isinstance(data, str))
+            partial.add(data, fin)
+            await self._messages.put(partial, bounded=self.protocol.state is State.OPEN)
+        else:
+            partial.add(data, fin)
+        if fin:
+            self._incoming = None
 
     def _pong_received(self, data: bytes) -> None:
         """Resolve the ping with this payload, and every ping sent before it."""
@@ -547,6 +811,12 @@ class Connection:
         self._closed.set()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
+        if self._incoming is not None:
+            self._incoming.abort()  # never complete: not a message
+            self._incoming = None
+        if self._fragments_sent is not None:
+            self._fragments_sent.set()  # senders waiting for fragments see the closure
+            self._fragments_sent = None
         self._messages.close()
         for waiter in self._pending_pings.values():
             waiter._abandon()
@@ -589,6 +859,152 @@ class Connection:
 
 _MESSAGE_TYPES = (TextMessage, BinaryMessage)
 _FLUSH_ERRORS: tuple[type[BaseException], ...] = (ConnectionClosed, *TRANSPORT_ERRORS)
+
+
+_T = TypeVar("_T", str, bytes, "str | bytes")
+
+
+class MessageStream(AsyncIterator[_T], Generic[_T]):
+    """What ``recv_streaming()`` returns: the fragments of one message, as they arrive.
+
+    A class rather than an async generator, so that leaving a loop early releases the
+    message at once (when the iterator is dropped) instead of when the garbage
+    collector finalizes a generator.
+    """
+
+    __slots__ = ("_connection", "_decode", "_decoder", "_partial", "_state", "_text")
+
+    def __init__(self, connection: Connection, decode: bool | None) -> None:
+        self._connection: Connection = connection
+        self._decode: bool | None = decode
+        self._decoder: Utf8Decoder | None = None
+        self._partial: PartialMessage | None = None
+        self._state = _NEW
+        self._text = False
+
+    def __aiter__(self) -> MessageStream[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        if self._state == _NEW:
+            fragment = await self._first()
+        elif self._state == _DONE:
+            raise StopAsyncIteration
+        else:
+            fragment = await self._next()
+        return fragment  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        """Stop here: the rest of the message is dropped; the next ``recv()`` goes on after it."""
+        self._release()
+
+    def __del__(self) -> None:
+        self._release()
+
+    async def _first(self) -> Any:
+        connection = self._connection
+        if connection._recv_in_progress:
+            raise ConcurrencyError("another task is already in recv() or recv_streaming()")
+        connection._recv_in_progress = True
+        try:
+            item = connection._messages.get_nowait()
+            if item is None:
+                item = await connection._messages.get()
+        except QueueClosed:
+            connection._recv_in_progress = False
+            self._state = _DONE
+            raise connection._closed_exception() from None
+        except anyio.get_cancelled_exc_class():
+            connection._recv_in_progress = False
+            connection._raise_if_released()
+            raise
+        if type(item) is PartialMessage:
+            self._partial = item
+            self._text = item.text
+            self._state = _STREAMING
+            return await self._take(item)
+        self._state = _DONE
+        connection._recv_in_progress = False
+        self._text = type(item) is str
+        return await self._converted(item, True)  # type: ignore[arg-type]
+
+    async def _next(self) -> Any:
+        partial = self._partial
+        assert partial is not None
+        connection = self._connection
+        while not partial.has_parts():
+            if partial.aborted:
+                self._release()
+                raise connection._closed_exception()
+            try:
+                await partial.wait()
+            except anyio.get_cancelled_exc_class():
+                self._release()  # mid-message: the rest of it is dropped
+                connection._raise_if_released()
+                raise
+        return await self._take(partial)
+
+    async def _take(self, partial: PartialMessage) -> Any:
+        fragment = partial.take()
+        fin = partial.complete and not partial.has_parts()
+        if fin:
+            self._state = _DONE
+            self._partial = None
+            self._connection._recv_in_progress = False
+        return await self._converted(fragment, fin)
+
+    async def _converted(self, fragment: str | bytes, fin: bool) -> Any:
+        decode = self._decode
+        if decode is None or decode is self._text:
+            return fragment
+        if not decode:
+            return fragment.encode()  # type: ignore[union-attr]
+        if self._decoder is None:
+            self._decoder = Utf8Decoder()
+        try:
+            return self._decoder.decode(fragment, fin)  # type: ignore[arg-type]
+        except UnicodeDecodeError as exc:
+            self._release()
+            await self._connection._fail_invalid_utf8(exc)
+
+    def _release(self) -> None:
+        """Give up the message under way, if any: its other fragments are dropped."""
+        if self._state != _STREAMING:
+            return
+        self._state = _DONE
+        if self._partial is not None:
+            self._partial.drop()
+            self._partial = None
+        self._connection._recv_in_progress = False
+
+
+_NEW, _STREAMING, _DONE = 0, 1, 2
+_END: Any = object()  # marks the end of an iterable of fragments
+
+
+def _check_same_kind(item: object, is_str: bool) -> None:
+    """All fragments of one message are ``str``, or all bytes-like."""
+    if is_str:
+        ok = isinstance(item, str)
+    else:
+        ok = isinstance(item, (bytes, bytearray, memoryview))
+    if not ok:
+        raise TypeError("fragments of one message must all be str or all bytes-like")
+
+
+class _SyncFragments(AsyncIterator[DataLike]):
+    """A plain iterator seen as an async one (for one code path for both kinds)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterator[DataLike]) -> None:
+        self._items = items
+
+    async def __anext__(self) -> DataLike:
+        try:
+            return next(self._items)
+        except StopIteration:
+            raise StopAsyncIteration from None
 
 
 def _as_bytes(data: DataLike) -> bytes:

@@ -407,7 +407,8 @@ class serve:
             "keepalive ping timeout" (``None``: don't wait).
         write_limit: Bytes buffered for writing above which ``send()`` waits, or
             ``(high, low)``; ``broadcast()`` skips connections above it.
-        max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond.
+        max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond. A pair
+            ``(message_limit, fragment_limit)`` also bounds each frame.
         max_queue: Most unread messages per connection before reading pauses.
         max_header_size: Largest handshake request head in bytes.
         reuse_port: Let several processes listen on the same port (``host:port``
@@ -444,7 +445,7 @@ class serve:
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         write_limit: int | tuple[int, int | None] = 32768,
-        max_size: int | None = 2**20,
+        max_size: int | None | tuple[int | None, int | None] = 2**20,
         max_queue: int | None = 16,
         max_header_size: int = 16384,
         reuse_port: bool = False,
@@ -456,7 +457,7 @@ class serve:
         _check_transport(host, port, sock, listener, reuse_port)
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
-        check_limit("max_size", max_size)
+        check_limit("max_size", max_size, pair=True)
         check_limit("max_queue", max_queue)
         for name, seconds in [
             ("open_timeout", open_timeout),
@@ -642,6 +643,7 @@ class serve:
             extensions=handshake.extensions,
             trailing_data=handshake.trailing_data,
             logger=self.logger,
+            stream_fragments=True,
         )
         connection.response = response
         connection.subprotocol = handshake.subprotocol

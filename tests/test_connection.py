@@ -43,7 +43,7 @@ async def test_send_bytes_like_as_binary(message):
         assert await peer.next_event() == BinaryMessage(b"\x00\xff")
 
 
-@pytest.mark.parametrize("message", [42, None, ["text"], {"a": 1}, 1.5])
+@pytest.mark.parametrize("message", [42, None, {"a": 1}, 1.5])
 async def test_send_other_types_raise_type_error(message):
     """send() of anything but str or bytes-like raises TypeError and sends nothing."""
     async with connection_pair() as (ws, peer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from anyio_ws._queue import MessageQueue, QueueClosed
+from anyio_ws._queue import MessageQueue, PartialMessage, QueueClosed
 
 
 async def test_fifo_across_compaction() -> None:
@@ -67,3 +67,65 @@ async def test_cancelled_get_loses_nothing() -> None:
         await queue.get()
     await queue.put(7)
     assert await queue.get() == 7
+
+
+async def test_unget_puts_an_item_back_at_the_head() -> None:
+    """unget() returns a taken item to the front, before items queued after it."""
+    queue: MessageQueue[int] = MessageQueue(None)
+    for item in (1, 2, 3):
+        await queue.put(item)
+    first = await queue.get()
+    queue.unget(first)
+    assert [await queue.get() for _ in range(3)] == [1, 2, 3]
+    await queue.put(4)
+    queue.unget(await queue.get())  # the list was emptied and reset in between
+    assert len(queue) == 1
+    assert await queue.get() == 4
+
+
+async def test_partial_message_joins_its_fragments_once_complete() -> None:
+    """A PartialMessage collects fragments, then joins them as str or bytes."""
+    text = PartialMessage(text=True)
+    text.add("ab", False)
+    assert not text.complete
+    text.add("c", True)
+    assert text.complete and text.joined() == "abc"
+    binary = PartialMessage(text=False)
+    binary.add(b"\x00", False)
+    binary.add(b"\xff", True)
+    assert binary.joined() == b"\x00\xff"
+
+
+async def test_partial_message_hands_out_fragments_and_wakes_its_waiter() -> None:
+    """take() returns fragments in order; wait() returns when the next one arrives."""
+    partial = PartialMessage(text=False)
+    partial.add(b"1", False)
+    assert partial.take() == b"1"
+    assert not partial.has_parts()
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial.wait)
+        await anyio.wait_all_tasks_blocked()
+        partial.add(b"2", True)
+    assert partial.take() == b"2"
+    assert partial.complete and not partial.has_parts()
+
+
+async def test_dropped_partial_message_keeps_nothing() -> None:
+    """After drop(), arriving fragments are discarded but completion is still tracked."""
+    partial = PartialMessage(text=True)
+    partial.add("kept?", False)
+    partial.drop()
+    partial.add("x" * 1000, False)
+    partial.add("end", True)
+    assert not partial.has_parts()
+    assert partial.complete
+
+
+async def test_aborted_partial_message_wakes_its_waiter() -> None:
+    """abort() (the connection ended mid-message) wakes a task waiting for fragments."""
+    partial = PartialMessage(text=True)
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial.wait)
+        await anyio.wait_all_tasks_blocked()
+        partial.abort()
+    assert partial.aborted and not partial.complete

@@ -11,11 +11,13 @@ WebSocket connection over any transport::
         write(chunk) if chunk else half_close()
 """
 
+from .events import BinaryFragment as BinaryFragment
 from .events import BinaryMessage as BinaryMessage
 from .events import CloseReceived as CloseReceived
 from .events import Event as Event
 from .events import PingReceived as PingReceived
 from .events import PongReceived as PongReceived
+from .events import TextFragment as TextFragment
 from .events import TextMessage as TextMessage
 from .frames import Close as Close
 from .frames import CloseCode as CloseCode
@@ -26,6 +28,7 @@ from .protocol import Side as Side
 from .protocol import State as State
 
 __all__ = [
+    "BinaryFragment",
     "BinaryMessage",
     "Close",
     "CloseCode",
@@ -38,5 +41,6 @@ __all__ = [
     "Protocol",
     "Side",
     "State",
+    "TextFragment",
     "TextMessage",
 ]

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from .frames import Close
 
 __all__ = [
+    "BinaryFragment",
     "BinaryMessage",
     "CloseReceived",
     "Event",
     "PingReceived",
     "PongReceived",
+    "TextFragment",
     "TextMessage",
 ]
 
@@ -33,6 +35,28 @@ class BinaryMessage:
     """A whole binary message."""
 
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TextFragment:
+    """One frame of a fragmented text message, as soon as the frame is complete.
+
+    Only a ``Protocol`` built with ``stream_fragments=True`` emits it, and only for
+    messages sent in several frames. ``data`` is the text decoded so far: a character
+    cut by a frame boundary comes out whole with the next fragment. ``fin`` marks the
+    last fragment of the message.
+    """
+
+    data: str
+    fin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryFragment:
+    """One frame of a fragmented binary message (see ``TextFragment``)."""
+
+    data: bytes
+    fin: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,4 +80,12 @@ class CloseReceived:
     close: Close
 
 
-Event = TextMessage | BinaryMessage | PingReceived | PongReceived | CloseReceived
+Event = (
+    TextMessage
+    | BinaryMessage
+    | TextFragment
+    | BinaryFragment
+    | PingReceived
+    | PongReceived
+    | CloseReceived
+)

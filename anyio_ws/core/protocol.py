@@ -23,6 +23,9 @@ Incoming data frames are not buffered whole: their payload is unmasked and hande
 the message assembler as it arrives, so a text message is validated while it is still
 coming in (section 8.1), ``max_size`` is checked on the declared length before the
 payload is read, and a message in any number of fragments costs time linear in its size.
+With ``stream_fragments`` on, a message sent in several frames is reported frame by
+frame (``TextFragment``/``BinaryFragment``) instead of whole; a message in one frame is
+always reported whole, by the same fast path.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ from ..exceptions import (
     ProtocolError,
 )
 from .events import (
+    BinaryFragment,
     BinaryMessage,
     CloseReceived,
     Event,
     PingReceived,
     PongReceived,
+    TextFragment,
     TextMessage,
 )
 from .extensions.base import Extension
@@ -95,13 +100,17 @@ class Protocol:
         side: ``Side.CLIENT`` masks what it sends and refuses masked frames;
             ``Side.SERVER`` does the opposite.
         max_size: Largest incoming message in bytes (after decompression); larger
-            ones fail the connection with 1009. ``None`` means no limit.
+            ones fail the connection with 1009. ``None`` means no limit. A pair
+            ``(message_limit, fragment_limit)`` also bounds each frame (either may be
+            ``None``), for long messages expected in short fragments.
         extensions: Extensions negotiated in the handshake, in the order agreed.
         trailing_data: Bytes that arrived right behind the handshake; they are the
             first frames and are parsed at once.
         mask_source: Returns ``n`` random bytes for the client's frame masks
             (injectable for tests; the default is ``os.urandom``).
         logger: Where frames are logged at DEBUG (formatted only when enabled).
+        stream_fragments: Report the frames of a fragmented message as they complete
+            (``TextFragment``, ``BinaryFragment``) rather than one whole message.
     """
 
     # Slots: one connection's protocol is ~1.5 KiB lighter without an instance dict.
@@ -112,17 +121,20 @@ class Protocol:
         "_events",
         "_frame_fin",
         "_frame_mask",
+        "_frame_start_size",
         "_leftover",
         "_mask_offset",
         "_mask_source",
         "_masked_in",
         "_masked_out",
         "_message_decoders",
+        "_message_fragmented",
         "_message_opcode",
         "_message_size",
         "_output",
         "_payload_remaining",
         "_sending_message",
+        "_single_frame_limit",
         "_text_parts",
         "_utf8",
         "close_rcvd",
@@ -133,23 +145,33 @@ class Protocol:
         "extensions",
         "failure",
         "logger",
+        "max_fragment_size",
         "max_size",
         "side",
         "state",
+        "stream_fragments",
     )
 
     def __init__(
         self,
         side: Side,
         *,
-        max_size: int | None = 2**20,
+        max_size: int | None | tuple[int | None, int | None] = 2**20,
         extensions: Sequence[Extension] = (),
         trailing_data: bytes = b"",
         mask_source: Callable[[int], bytes] = os.urandom,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
+        stream_fragments: bool = False,
     ) -> None:
         self.side = side
-        self.max_size = max_size
+        if isinstance(max_size, tuple):
+            self.max_size, self.max_fragment_size = max_size
+        else:
+            self.max_size, self.max_fragment_size = max_size, None
+        # The bound the one-frame fast path checks: the smaller of the two limits.
+        limits = [limit for limit in (self.max_size, self.max_fragment_size) if limit is not None]
+        self._single_frame_limit = min(limits) if limits else None
+        self.stream_fragments = stream_fragments
         self.extensions = list(extensions)
         self.logger = logger
         self.debug = logger.isEnabledFor(logging.DEBUG)
@@ -178,6 +200,7 @@ class Protocol:
         self._frame_fin = False
         self._frame_mask = b""
         self._mask_offset = 0
+        self._frame_start_size = 0  # message bytes before this frame (fragment limit)
 
         # The message being assembled (opcode is None between messages).
         self._message_opcode: int | None = None
@@ -185,6 +208,7 @@ class Protocol:
         self._binary_parts: list[bytes] = []
         self._message_size = 0
         self._message_decoders: list[Extension] = []
+        self._message_fragmented = False  # its first frame had no FIN bit
         self._utf8: Utf8Decoder | None = None  # made on first use: ~1.6 KiB each
 
         if trailing_data:
@@ -357,7 +381,7 @@ class Protocol:
                 and opcode
                 and self._message_opcode is None
                 and end - start >= length
-                and (self.max_size is None or length <= self.max_size)
+                and (self._single_frame_limit is None or length <= self._single_frame_limit)
             ):
                 # The common case, without the assembler: one frame, one message.
                 payload = data[start : start + length]
@@ -432,11 +456,14 @@ class Protocol:
             if self._message_opcode is not None:
                 raise ProtocolError("new message before the previous one ended")
             self._begin_message(opcode, first & 0x70)
-        if self.max_size is not None and not self._message_decoders:
-            if self._message_size + length > self.max_size:
-                raise PayloadTooBig(
-                    f"message of more than {self.max_size} bytes", CloseCode.MESSAGE_TOO_BIG
-                )
+            self._message_fragmented = not first & 0x80
+        if not self._message_decoders:
+            # Without decompression the declared length is the size: refuse it unread.
+            if self.max_size is not None and self._message_size + length > self.max_size:
+                raise PayloadTooBig(f"message of more than {self.max_size} bytes")
+            if self.max_fragment_size is not None and length > self.max_fragment_size:
+                raise PayloadTooBig(f"frame of more than {self.max_fragment_size} bytes")
+        self._frame_start_size = self._message_size
         if self.debug:
             fin = "" if first & 0x80 else " [continued]"
             self.logger.debug("< %s frame [%d bytes]%s", Opcode(opcode).name, length, fin)
@@ -469,21 +496,36 @@ class Protocol:
             )
             self._mask_offset += len(chunk)
             chunk = apply_mask(chunk, mask)
-        last = self._frame_fin and self._payload_remaining == 0
+        frame_done = self._payload_remaining == 0
+        last = self._frame_fin and frame_done
         for extension in self._message_decoders:
-            budget = None if self.max_size is None else self.max_size - self._message_size
-            chunk = extension.decode(chunk, fin=last, max_size=budget)
+            chunk = extension.decode(chunk, fin=last, max_size=self._decode_budget())
         self._message_size += len(chunk)
         if self.max_size is not None and self._message_size > self.max_size:
             raise PayloadTooBig(f"message of more than {self.max_size} bytes")
+        limit = self.max_fragment_size
+        if limit is not None and self._message_size - self._frame_start_size > limit:
+            raise PayloadTooBig(f"frame of more than {limit} bytes")
         if self._message_opcode == Opcode.TEXT:
             if self._utf8 is None:
                 self._utf8 = Utf8Decoder()
             self._text_parts.append(self._utf8.decode(chunk, last))
         else:
             self._binary_parts.append(chunk)
-        if last:
+        if frame_done and self._message_fragmented and self.stream_fragments:
+            self._end_fragment(last)
+        elif last:
             self._end_message()
+
+    def _decode_budget(self) -> int | None:
+        """How many more bytes an extension may inflate before a limit is crossed."""
+        budgets = []
+        if self.max_size is not None:
+            budgets.append(self.max_size - self._message_size)
+        if self.max_fragment_size is not None:
+            frame_size = self._message_size - self._frame_start_size
+            budgets.append(self.max_fragment_size - frame_size)
+        return min(budgets) if budgets else None
 
     def _end_message(self) -> None:
         """Emit the message; the parts are joined once, so fragments cost O(1) each."""
@@ -496,6 +538,20 @@ class Protocol:
             self._events.append(BinaryMessage(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
             self._binary_parts = []
         self._message_opcode = None
+
+    def _end_fragment(self, fin: bool) -> None:
+        """Emit the frame just completed as one fragment of a message (streaming mode)."""
+        if self._message_opcode == Opcode.TEXT:
+            texts = self._text_parts
+            self._events.append(TextFragment(texts[0] if len(texts) == 1 else "".join(texts), fin))
+            self._text_parts = []
+        else:
+            chunks = self._binary_parts
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._events.append(BinaryFragment(data, fin))
+            self._binary_parts = []
+        if fin:
+            self._message_opcode = None
 
     def _fail_with(self, exc: ProtocolError) -> None:
         if self.debug:

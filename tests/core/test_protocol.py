@@ -12,11 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyio_ws.core.events import (
+    BinaryFragment,
     BinaryMessage,
     CloseReceived,
     Event,
     PingReceived,
     PongReceived,
+    TextFragment,
     TextMessage,
 )
 from anyio_ws.core.frames import Close, CloseCode, Opcode, apply_mask, encode_frame
@@ -596,6 +598,130 @@ class TestMaxSize:
             protocol.receive_data(data[start : start + 65536])
         assert protocol.events_received() == [BinaryMessage(chunk * 2**16)]
         assert protocol.failure is None
+
+
+class TestStreamFragments:
+    """With stream_fragments, a fragmented message is reported frame by frame."""
+
+    @staticmethod
+    def make(side: Side, **kwargs: Any) -> Callable[[], Protocol]:
+        return lambda: MAKERS[side](stream_fragments=True, **kwargs)
+
+    def test_off_by_default(self, side: Side) -> None:
+        """Without the option, a fragmented message is one whole message event."""
+        protocol = MAKERS[side]()
+        assert protocol.stream_fragments is False
+        protocol.receive_data(frame_to(side, Opcode.TEXT, b"a", fin=False))
+        assert protocol.events_received() == []
+
+    def test_text_fragments(self, side: Side) -> None:
+        """Each frame of a fragmented text message is a TextFragment; the last has fin."""
+        data = (
+            frame_to(side, Opcode.TEXT, b"one ", fin=False)
+            + frame_to(side, Opcode.CONT, b"", fin=False)
+            + frame_to(side, Opcode.CONT, b"three")
+        )
+        expected = [
+            TextFragment("one ", False),
+            TextFragment("", False),
+            TextFragment("three", True),
+        ]
+        tr(self.make(side), data, expected)
+
+    def test_binary_fragments(self, side: Side) -> None:
+        """Each frame of a fragmented binary message is a BinaryFragment."""
+        data = frame_to(side, Opcode.BINARY, b"\x00", fin=False)
+        data += frame_to(side, Opcode.CONT, b"\xff")
+        tr(self.make(side), data, [BinaryFragment(b"\x00", False), BinaryFragment(b"\xff", True)])
+
+    def test_fragment_reported_before_the_next_frame_arrives(self, side: Side) -> None:
+        """A fragment is an event as soon as its frame is complete."""
+        protocol = self.make(side)()
+        protocol.receive_data(frame_to(side, Opcode.BINARY, b"first", fin=False))
+        assert protocol.events_received() == [BinaryFragment(b"first", False)]
+        protocol.receive_data(frame_to(side, Opcode.CONT, b"last"))
+        assert protocol.events_received() == [BinaryFragment(b"last", True)]
+
+    def test_single_frame_messages_stay_whole(self, side: Side) -> None:
+        """A message in one frame is a TextMessage/BinaryMessage, also in streaming mode."""
+        data = frame_to(side, Opcode.TEXT, b"whole") + frame_to(side, Opcode.BINARY, bytes(70000))
+        tr(self.make(side), data, [TextMessage("whole"), BinaryMessage(bytes(70000))])
+
+    def test_character_split_across_fragments(self, side: Side) -> None:
+        """A character cut by a frame boundary comes out whole in the next fragment."""
+        encoded = "a€b".encode()
+        data = frame_to(side, Opcode.TEXT, encoded[:2], fin=False)
+        data += frame_to(side, Opcode.CONT, encoded[2:3], fin=False)
+        data += frame_to(side, Opcode.CONT, encoded[3:])
+        expected = [TextFragment("a", False), TextFragment("", False), TextFragment("€b", True)]
+        tr(self.make(side), data, expected)
+
+    def test_invalid_utf8_fails_at_the_bad_fragment(self, side: Side) -> None:
+        """Invalid UTF-8 fails with 1007 at its fragment; earlier fragments were reported."""
+        data = frame_to(side, Opcode.TEXT, b"ok", fin=False)
+        data += frame_to(side, Opcode.CONT, b"\xff", fin=False)
+        tr_fail(self.make(side), data, 1007, before=[TextFragment("ok", False)])
+
+    def test_control_frames_between_fragments(self, side: Side) -> None:
+        """A ping between fragments comes out between the fragment events."""
+        data = frame_to(side, Opcode.TEXT, b"a", fin=False)
+        data += frame_to(side, Opcode.PING, b"p")
+        data += frame_to(side, Opcode.CONT, b"b")
+        expected = [TextFragment("a", False), PingReceived(b"p"), TextFragment("b", True)]
+        tr(self.make(side), data, expected)
+
+    def test_message_limit_still_counts_the_whole_message(self, side: Side) -> None:
+        """max_size bounds the sum of the fragments, as without streaming."""
+        data = frame_to(side, Opcode.BINARY, bytes(6), fin=False)
+        data += frame_to(side, Opcode.CONT, bytes(6))
+        tr_fail(self.make(side, max_size=10), data, 1009, before=[BinaryFragment(bytes(6), False)])
+
+    def test_next_message_after_a_fragmented_one(self, side: Side) -> None:
+        """After the last fragment, a one-frame message takes the fast path again."""
+        data = frame_to(side, Opcode.TEXT, b"a", fin=False) + frame_to(side, Opcode.CONT, b"b")
+        data += frame_to(side, Opcode.TEXT, b"c")
+        expected = [TextFragment("a", False), TextFragment("b", True), TextMessage("c")]
+        tr(self.make(side), data, expected)
+
+
+class TestMaxSizePair:
+    """max_size=(message_limit, fragment_limit) also bounds each frame (1009)."""
+
+    def test_message_and_fragment_limits(self, side: Side) -> None:
+        """The limits are read from the pair; either may be None."""
+        protocol = MAKERS[side](max_size=(100, 10))
+        assert (protocol.max_size, protocol.max_fragment_size) == (100, 10)
+        protocol = MAKERS[side](max_size=(None, 10))
+        assert (protocol.max_size, protocol.max_fragment_size) == (None, 10)
+        protocol = MAKERS[side](max_size=50)
+        assert (protocol.max_size, protocol.max_fragment_size) == (50, None)
+
+    def test_long_message_in_short_fragments(self, side: Side) -> None:
+        """Fragments within the fragment limit make a message up to the message limit."""
+        data = frame_to(side, Opcode.BINARY, bytes(10), fin=False)
+        data += frame_to(side, Opcode.CONT, bytes(10), fin=False)
+        data += frame_to(side, Opcode.CONT, bytes(10))
+        tr(lambda: MAKERS[side](max_size=(30, 10)), data, [BinaryMessage(bytes(30))])
+
+    def test_fragment_over_limit_fails_on_its_header(self, side: Side) -> None:
+        """A fragment announcing more than the fragment limit fails with 1009, unread."""
+        protocol = MAKERS[side](max_size=(None, 10))
+        protocol.receive_data(frame_to(side, Opcode.BINARY, bytes(10), fin=False))
+        assert protocol.failure is None
+        protocol.receive_data(header_to(side, 0x00, 11))
+        assert_failed(protocol, 1009)
+        assert isinstance(protocol.failure, PayloadTooBig)
+
+    def test_single_frame_over_fragment_limit(self, side: Side) -> None:
+        """A one-frame message longer than the fragment limit fails too (it is a frame)."""
+        data = frame_to(side, Opcode.TEXT, b"x" * 11)
+        tr_fail(lambda: MAKERS[side](max_size=(100, 10)), data, 1009)
+
+    def test_message_over_limit_in_short_fragments(self, side: Side) -> None:
+        """The message limit still applies to the sum of short fragments."""
+        data = frame_to(side, Opcode.BINARY, bytes(10), fin=False)
+        data += frame_to(side, Opcode.CONT, bytes(10))
+        tr_fail(lambda: MAKERS[side](max_size=(15, 10)), data, 1009)
 
 
 class TestClosingHandshake:
