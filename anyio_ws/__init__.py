@@ -6,7 +6,10 @@ Importing this package never imports trio.
 """
 
 from .client import ClientConnection as ClientConnection
+from .client import backoff as backoff
 from .client import connect as connect
+from .client import process_exception as process_exception
+from .client import unix_connect as unix_connect
 from .connection import Connection as Connection
 from .connection import PongWaiter as PongWaiter
 from .core.frames import Close as Close
@@ -28,6 +31,9 @@ from .exceptions import InvalidMessage as InvalidMessage
 from .exceptions import InvalidOrigin as InvalidOrigin
 from .exceptions import InvalidParameterName as InvalidParameterName
 from .exceptions import InvalidParameterValue as InvalidParameterValue
+from .exceptions import InvalidProxy as InvalidProxy
+from .exceptions import InvalidProxyMessage as InvalidProxyMessage
+from .exceptions import InvalidProxyStatus as InvalidProxyStatus
 from .exceptions import InvalidState as InvalidState
 from .exceptions import InvalidStatus as InvalidStatus
 from .exceptions import InvalidUpgrade as InvalidUpgrade
@@ -35,6 +41,8 @@ from .exceptions import InvalidURI as InvalidURI
 from .exceptions import NegotiationError as NegotiationError
 from .exceptions import PayloadTooBig as PayloadTooBig
 from .exceptions import ProtocolError as ProtocolError
+from .exceptions import ProxyError as ProxyError
+from .exceptions import SecurityError as SecurityError
 from .exceptions import WebSocketException as WebSocketException
 from .server import Server as Server
 from .server import ServerConnection as ServerConnection
@@ -61,6 +69,9 @@ __all__ = [
     "InvalidOrigin",
     "InvalidParameterName",
     "InvalidParameterValue",
+    "InvalidProxy",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidState",
     "InvalidStatus",
     "InvalidURI",
@@ -69,12 +80,17 @@ __all__ = [
     "PayloadTooBig",
     "PongWaiter",
     "ProtocolError",
+    "ProxyError",
     "Request",
     "Response",
+    "SecurityError",
     "Server",
     "ServerConnection",
     "State",
     "WebSocketException",
+    "backoff",
     "connect",
+    "process_exception",
     "serve",
+    "unix_connect",
 ]
