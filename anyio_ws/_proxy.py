@@ -86,12 +86,15 @@ def get_proxy(uri: WebSocketURI) -> str | None:
 
     ``no_proxy`` (through urllib's ``proxy_bypass``) wins. Then, as RFC 6455 "Proxy
     Usage" suggests, a SOCKS proxy, then the HTTPS proxy, then (for ``ws://`` only)
-    the HTTP one; a ``ws_proxy`` / ``wss_proxy`` variable comes first of all.
+    the HTTP one; a ``ws_proxy`` / ``wss_proxy`` variable comes first of all, and
+    ``all_proxy`` last.
     """
     if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
         return None
     proxies = urllib.request.getproxies()
-    order = ("wss", "socks", "https") if uri.secure else ("ws", "socks", "https", "http")
+    order = (
+        ("wss", "socks", "https", "all") if uri.secure else ("ws", "socks", "https", "http", "all")
+    )
     for scheme in order:
         proxy = proxies.get(scheme)
         if proxy is None:
