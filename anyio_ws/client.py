@@ -20,7 +20,9 @@ import socket
 import ssl as ssl_module
 import traceback
 import urllib.parse
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import suppress
 from numbers import Real
 from types import TracebackType
 from typing import Any, Literal
@@ -133,21 +135,25 @@ class connect:
 
         ws = await anyio_ws.connect("ws://127.0.0.1:8765/", task_group=tg)
 
+        async for ws in anyio_ws.connect(uri, task_group=tg):   # reconnects
+            ...
+
         async with contextlib.aclosing(anyio_ws.connect(uri)) as connections:
-            async for ws in connections:       # reconnects with back-off
+            async for ws in connections:                          # reconnects
                 ...
 
     Leaving the ``async with`` block closes the connection with 1000. Awaiting needs
     ``task_group=``; the connection's reader runs there until the connection closes.
 
-    Iterating yields a new connection each time: the previous one is closed when the
-    loop asks for the next. An attempt that fails with an error ``process_exception``
-    calls retryable is logged at INFO and tried again after the next delay of
-    ``reconnect_delays``; other errors end the loop. Each connection's tasks live in a
-    task group that the iterator enters in the loop's own task, so leaving the loop
-    early (``break``, an exception, a cancellation) must go through ``aclose()``:
-    wrap the iteration in ``contextlib.aclosing(...)`` (a plain loop that only ends
-    on an error from ``connect`` needs nothing more).
+    Iterating yields a new connection each time: the previous one is closed with 1000
+    when the loop asks for the next. An attempt that fails with an error that
+    ``process_exception`` calls retryable is logged at INFO and tried again after the
+    next delay of ``reconnect_delays``; other errors end the loop. Each connection has
+    a task group of its own. With ``task_group=``, a task in that group holds it, and
+    leaving the loop in any way (``break``, an exception, a cancellation) closes the
+    connection. Without, the group is entered in the loop's own task (Python calls
+    nothing when a loop is left early), so a loop that can end early must be wrapped
+    in ``contextlib.aclosing(...)``; one that only ends on an error needs nothing.
 
     Redirects (301, 302, 303, 307, 308 with ``Location``) are followed, relative
     locations resolved against the current URI, up to ``MAX_REDIRECTS`` within
@@ -197,7 +203,8 @@ class connect:
         max_queue: Most unread messages before reading pauses (``None``: no limit).
         max_header_size: Largest handshake response head in bytes.
         logger: Logger to use instead of ``anyio_ws.client``.
-        task_group: Where the reader task runs when ``connect()`` is awaited.
+        task_group: Where the reader task runs when ``connect()`` is awaited, and
+            where each connection of ``async for`` is held.
 
     Raises:
         TypeError, ValueError: at the call, for arguments that cannot work
@@ -278,7 +285,7 @@ class connect:
         self.task_group = task_group
         self._own_group: anyio.abc.TaskGroup | None = None
         self._connection: ClientConnection | None = None
-        self._iterator: _Reconnecting | None = None
+        self._iterator: _Reconnecting | weakref.ref[_Reconnecting] | None = None
 
     # --------------------------------------------------------- entry points
 
@@ -317,13 +324,17 @@ class connect:
             raise TypeError(
                 "reconnecting needs a new transport each time: not with sock= or stream="
             )
-        self._iterator = _Reconnecting(self)
-        return self._iterator
+        iterator = _Reconnecting(self)
+        # With task_group=, a weak reference: dropping the iterator must release its
+        # connection (see _Reconnecting). Without, aclose() must still find it.
+        self._iterator = weakref.ref(iterator) if self.task_group is not None else iterator
+        return iterator
 
     async def aclose(self) -> None:
         """End the iteration: close the current connection and let its tasks finish."""
-        if self._iterator is not None:
-            await self._iterator.aclose()
+        iterator = self._iterator() if isinstance(self._iterator, weakref.ref) else self._iterator
+        if iterator is not None:
+            await iterator.aclose()
 
     # ------------------------------------------------------------- opening
 
@@ -444,17 +455,36 @@ class connect:
         return proxy
 
 
-class _Reconnecting:
-    """``async for ws in connect(...)``: one task group per connection, owned here.
+class _Lease:
+    """Tells a connection held in a caller's task group when to close, and when it has."""
 
-    ``__anext__`` closes the previous connection and exits its group, then opens the
-    next one in a new group, retrying with back-off; ``aclose()`` ends it all. Both run
-    in the loop's task, so every group is entered and exited in the same task.
+    def __init__(self) -> None:
+        self.released = anyio.Event()
+        self.done = anyio.Event()
+
+    def release(self) -> None:
+        with suppress(Exception):  # from a finalizer: never raise there
+            self.released.set()
+
+
+class _Reconnecting:
+    """``async for ws in connect(...)``: one task group per connection.
+
+    ``__anext__`` closes the previous connection and lets its group end, then opens
+    the next one in a new group, retrying with back-off; ``aclose()`` ends it all.
+
+    Without ``task_group=``, each group is entered by ``__anext__`` in the loop's own
+    task and exited by the next ``__anext__`` or by ``aclose()``, in that task too:
+    leaving the loop early therefore needs ``aclose()`` (``contextlib.aclosing``).
+    With ``task_group=``, each connection is held by a task in that group, which
+    closes it when released: by the next step, by ``aclose()``, or when the iterator
+    is dropped after a ``break`` (a finalizer), so a bare loop is safe too.
     """
 
     def __init__(self, connector: connect) -> None:
         self._connector = connector
         self._group: anyio.abc.TaskGroup | None = None
+        self._lease: _Lease | None = None
         self._connection: ClientConnection | None = None
         self._finished = False
 
@@ -484,6 +514,15 @@ class _Reconnecting:
         await self._release()
 
     async def _attempt(self) -> ClientConnection:
+        task_group = self._connector.task_group
+        if task_group is not None:
+            lease = _Lease()
+            connection: ClientConnection = await task_group.start(
+                _hold_connection, self._connector, lease
+            )
+            weakref.finalize(self, lease.release)
+            self._lease, self._connection = lease, connection
+            return connection
         group = anyio.create_task_group()
         await group.__aenter__()
         try:
@@ -518,14 +557,46 @@ class _Reconnecting:
         return float(delay)
 
     async def _release(self) -> None:
-        group, connection = self._group, self._connection
-        self._group = self._connection = None
-        if group is None or connection is None:
-            return
+        group, lease, connection = self._group, self._lease, self._connection
+        self._group = self._lease = self._connection = None
+        if lease is not None:
+            lease.release()
+            with anyio.CancelScope(shield=True):  # closing is bounded by close_timeout
+                await lease.done.wait()
+        if group is not None and connection is not None:
+            try:
+                await connection.close()
+            finally:
+                await group.__aexit__(None, None, None)
+
+
+async def _hold_connection(
+    connector: connect,
+    lease: _Lease,
+    *,
+    task_status: anyio.abc.TaskStatus[ClientConnection] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Open a connection in a group of its own and keep it until ``lease`` is released.
+
+    A module function, not a method: the task must not keep the iterator alive, or
+    its finalizer could never release a connection left behind by ``break``.
+    """
+    try:
+        group = anyio.create_task_group()
+        await group.__aenter__()
         try:
-            await connection.close()
-        finally:
+            connection = await connector._open(group)
+        except BaseException:
             await group.__aexit__(None, None, None)
+            raise
+        try:
+            task_status.started(connection)
+            await lease.released.wait()
+        finally:
+            await connection.close()
+            await group.__aexit__(None, None, None)
+    finally:
+        lease.done.set()
 
 
 def unix_connect(

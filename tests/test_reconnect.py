@@ -355,3 +355,57 @@ def test_default_process_exception():
     assert anyio_ws.process_exception(anyio.BrokenResourceError()) is None
     error = ValueError("bad")
     assert anyio_ws.process_exception(error) is error
+
+
+# ---------------------------------------------------------------- task_group=
+
+
+async def test_iteration_in_a_task_group_is_safe_to_break():
+    """With task_group=, a bare ``break`` closes the connection with 1000; the group ends."""
+    server_codes: list[int | None] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+        server_codes.append(ws.close_code)
+
+    seen: list[anyio_ws.ClientConnection] = []
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        uri = f"ws://127.0.0.1:{server.port}/"
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                async for ws in anyio_ws.connect(uri, task_group=group):
+                    if seen:
+                        assert seen[-1].close_code == 1000
+                    seen.append(ws)
+                    await ws.send("held by the group")
+                    assert await ws.recv() == "held by the group"
+                    if len(seen) == 2:
+                        break
+    assert [ws.close_code for ws in seen] == [1000, 1000]
+    assert server_codes == [1000, 1000]
+
+
+async def test_iteration_in_a_task_group_raises_fatal_errors_unwrapped():
+    """A fatal error comes out of the loop as itself, inside the caller's group."""
+    async with scripted("403") as (uri, _):
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                with pytest.raises(InvalidStatus):
+                    async for _ in anyio_ws.connect(uri, task_group=group):
+                        pytest.fail("the handshake must fail")
+
+
+async def test_iteration_in_a_task_group_retries(caplog):
+    """Retries work the same way with task_group=."""
+    caplog.set_level(logging.INFO, CLIENT_LOGGER)
+    async with scripted("503") as (uri, served):
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                connector = anyio_ws.connect(uri, task_group=group, reconnect_delays=[0])
+                async for ws in connector:
+                    await ws.send("second try")
+                    assert await ws.recv() == "second try"
+                    await connector.aclose()
+    assert served == ["503", "accept"] and len(retry_logs(caplog)) == 1
+    assert ws.close_code == 1000
