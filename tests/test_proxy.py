@@ -12,7 +12,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,13 +43,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def pproxy(log: Path, auth: str = "") -> Iterator[int]:
+def pproxy(
+    log: Path, auth: str = "", protocols: str = "http+socks4+socks5", extra: Sequence[str] = ()
+) -> Iterator[int]:
     """Run pproxy on 127.0.0.1 (HTTP, SOCKS4 and SOCKS5 on one port); yield the port."""
     port = free_port()
-    listen = f"http+socks4+socks5://127.0.0.1:{port}/" + (f"#{auth}" if auth else "")
+    listen = f"{protocols}://127.0.0.1:{port}/" + (f"#{auth}" if auth else "")
     # --auth 0: check credentials on every connection (by default pproxy trusts an IP
     # address that authenticated once, which would hide a wrong password).
     command = [sys.executable, "-W", "ignore", "-c", PPROXY_MAIN, "-l", listen, "--auth", "0"]
+    command += extra
     with open(log, "wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     try:
@@ -83,9 +86,25 @@ def auth_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def tls_certificates() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterator[int]:
+    """pproxy speaking HTTP over TLS, with a certificate for 127.0.0.1 and localhost."""
+    folder = tmp_path_factory.mktemp("pproxy")
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    files = f"{folder / 'cert.pem'},{folder / 'key.pem'}"
+    with pproxy(folder / "tls.log", protocols="http+ssl", extra=["--ssl", files]) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def tls_certificates(ca: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A server context for localhost and a client context trusting it."""
-    ca = trustme.CA()
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
     client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
@@ -188,6 +207,32 @@ async def test_wss_through_http_proxy(open_proxy, clean_env, tls_certificates):
                 uri, ssl=client_ssl, proxy=f"http://127.0.0.1:{open_proxy}"
             ) as ws:
                 assert await ws.recv() == "secure hello"
+
+
+async def test_https_proxy(tls_proxy, clean_env, tls_certificates):
+    """An https:// proxy: TLS to the proxy with proxy_ssl=, then CONNECT inside it."""
+    _, client_ssl = tls_certificates
+    proxied, answer = await echo_through(
+        proxy=f"https://127.0.0.1:{tls_proxy}", proxy_ssl=client_ssl
+    )
+    assert proxied and answer == "through"
+
+
+async def test_https_proxy_with_proxy_server_hostname(tls_proxy, clean_env, tls_certificates):
+    """proxy_server_hostname= is the name the proxy's certificate is checked against."""
+    _, client_ssl = tls_certificates
+    proxied, _ = await echo_through(
+        proxy=f"https://127.0.0.1:{tls_proxy}",
+        proxy_ssl=client_ssl,
+        proxy_server_hostname="localhost",
+    )
+    assert proxied
+
+
+async def test_https_proxy_with_an_untrusted_certificate(tls_proxy, clean_env):
+    """By default the proxy's certificate must be trusted by the system: it is not here."""
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await echo_through(proxy=f"https://127.0.0.1:{tls_proxy}")
 
 
 # ----------------------------------------------------------------------- SOCKS
