@@ -9,7 +9,10 @@ from .auth import basic_auth as basic_auth
 from .broadcast import abroadcast as abroadcast
 from .broadcast import broadcast as broadcast
 from .client import ClientConnection as ClientConnection
+from .client import backoff as backoff
 from .client import connect as connect
+from .client import process_exception as process_exception
+from .client import unix_connect as unix_connect
 from .connection import Connection as Connection
 from .connection import PongWaiter as PongWaiter
 from .core.frames import Close as Close
@@ -31,6 +34,9 @@ from .exceptions import InvalidMessage as InvalidMessage
 from .exceptions import InvalidOrigin as InvalidOrigin
 from .exceptions import InvalidParameterName as InvalidParameterName
 from .exceptions import InvalidParameterValue as InvalidParameterValue
+from .exceptions import InvalidProxy as InvalidProxy
+from .exceptions import InvalidProxyMessage as InvalidProxyMessage
+from .exceptions import InvalidProxyStatus as InvalidProxyStatus
 from .exceptions import InvalidState as InvalidState
 from .exceptions import InvalidStatus as InvalidStatus
 from .exceptions import InvalidUpgrade as InvalidUpgrade
@@ -38,6 +44,8 @@ from .exceptions import InvalidURI as InvalidURI
 from .exceptions import NegotiationError as NegotiationError
 from .exceptions import PayloadTooBig as PayloadTooBig
 from .exceptions import ProtocolError as ProtocolError
+from .exceptions import ProxyError as ProxyError
+from .exceptions import SecurityError as SecurityError
 from .exceptions import WebSocketException as WebSocketException
 from .server import Server as Server
 from .server import ServerConnection as ServerConnection
@@ -68,6 +76,9 @@ __all__ = [
     "InvalidOrigin",
     "InvalidParameterName",
     "InvalidParameterValue",
+    "InvalidProxy",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidState",
     "InvalidStatus",
     "InvalidURI",
@@ -76,15 +87,20 @@ __all__ = [
     "PayloadTooBig",
     "PongWaiter",
     "ProtocolError",
+    "ProxyError",
     "Request",
     "Response",
+    "SecurityError",
     "Server",
     "ServerConnection",
     "State",
     "WebSocketException",
     "basic_auth",
+    "backoff",
     "connect",
+    "process_exception",
     "serve",
     "serve_stream",
     "unix_serve",
+    "unix_connect",
 ]

@@ -8,16 +8,28 @@ list, in the spirit of httpcore's ``map_exceptions``.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import ssl as ssl_module
 from contextlib import suppress
 
 import anyio
+import anyio.abc
 import anyio.streams.tls
 from anyio.abc import ByteStream
 
 from . import _asyncio_stream
 
-__all__ = ["TRANSPORT_ERRORS", "abort", "address_of", "half_close", "open_tcp"]
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "abort",
+    "address_of",
+    "half_close",
+    "open_socket",
+    "open_tcp",
+    "open_unix",
+    "wrap_tls",
+]
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     anyio.EndOfStream,
@@ -72,17 +84,50 @@ async def open_tcp(
     stream: ByteStream = await anyio.connect_tcp(host, port)
     if ssl is None:
         return stream
+    return await wrap_tls(stream, ssl, server_hostname or host)
+
+
+async def wrap_tls(stream: ByteStream, ssl: ssl_module.SSLContext, hostname: str) -> ByteStream:
+    """Run a client TLS handshake over ``stream``; on failure ``stream`` is closed.
+
+    Works over any byte stream: a socket, a Unix socket, or a tunnel through a proxy
+    (even one that is itself TLS).
+    """
     try:
         return await anyio.streams.tls.TLSStream.wrap(
             stream,
             server_side=False,
-            hostname=server_hostname or host,
+            hostname=hostname,
             ssl_context=ssl,
             standard_compatible=False,
         )
     except BaseException:
         await abort(stream)
         raise
+
+
+async def open_unix(
+    path: str | os.PathLike[str], ssl: ssl_module.SSLContext | None, server_hostname: str
+) -> ByteStream:
+    """Connect to the Unix socket at ``path``, with TLS when ``ssl`` is given."""
+    stream: ByteStream = await anyio.connect_unix(path)
+    if ssl is None:
+        return stream
+    return await wrap_tls(stream, ssl, server_hostname)
+
+
+async def open_socket(
+    sock: socket.socket, ssl: ssl_module.SSLContext | None, server_hostname: str
+) -> ByteStream:
+    """Make a stream of an already connected socket (which the stream now owns)."""
+    stream: ByteStream
+    if sock.family == socket.AF_UNIX:
+        stream = await anyio.abc.UNIXSocketStream.from_socket(sock)
+    else:
+        stream = await anyio.abc.SocketStream.from_socket(sock)
+    if ssl is None:
+        return stream
+    return await wrap_tls(stream, ssl, server_hostname)
 
 
 def _running_asyncio() -> bool:

@@ -1,36 +1,58 @@
-"""The client: ``connect()`` and ``ClientConnection``.
+"""The client: ``connect()``, ``unix_connect()`` and ``ClientConnection``.
 
 ``connect()`` is an async context manager that owns the connection's task group, and
 an awaitable for callers who bring their own group (``task_group=``): the reader task
 has to live in some scope, and structured concurrency means the caller says which.
+Iterating over it reconnects with back-off: each connection then lives in a task
+group of the iterator's own, from the step that yields it to the next one.
+
+The stream under the handshake comes from one of: TCP (the default), a proxy
+(``proxy=``, see ``_proxy``), a Unix socket (``unix_connect``), a connected socket
+(``sock=``) or any anyio byte stream (``stream=``); TLS goes on top for ``wss://``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import random
+import socket
 import ssl as ssl_module
-from collections.abc import Callable, Generator, Sequence
+import traceback
+import urllib.parse
+import weakref
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import suppress
+from numbers import Real
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
 from ._options import check_limit, check_seconds, parse_write_limit, with_compression
-from ._streams import abort, open_tcp
+from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
+from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
 from .core.extensions.permessage_deflate import enable_client_permessage_deflate
 from .core.handshake import ClientHandshake
-from .core.http import HeadersLike, Response
+from .core.http import Headers, HeadersLike, Response
 from .core.protocol import Protocol, Side
-from .core.uri import parse_uri
+from .core.uri import WebSocketURI, parse_uri
+from .exceptions import InvalidMessage, InvalidStatus, SecurityError
 from .typing import LoggerLike
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
 
 client_logger = logging.getLogger("anyio_ws.client")
+
+MAX_REDIRECTS = 10
+"""Redirects followed by one opening handshake before ``SecurityError``."""
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class ClientConnection(Connection):
@@ -45,6 +67,64 @@ CreateClientConnection = Callable[..., ClientConnection]
 """Builds a connection like ``ClientConnection(stream, protocol, **options)``."""
 
 
+ReconnectDelays = Sequence[float] | Callable[[], Iterable[float]]
+"""Delays between attempts: a sequence, or a function giving a fresh iterable each time."""
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value is None else float(value)
+
+
+def backoff(
+    initial_delay: float | None = None,
+    min_delay: float | None = None,
+    max_delay: float | None = None,
+    factor: float | None = None,
+) -> Iterator[float]:
+    """The default delays between reconnection attempts: exponential back-off.
+
+    First a random delay in ``[0, initial_delay)`` (RFC 6455 7.2.3: clients that lost
+    the same server must not all come back at once), then ``min_delay`` multiplied by
+    ``factor`` at each attempt up to ``max_delay``, which then repeats for ever. The
+    defaults are websockets' (5 s, 3.1 s, 90 s, 1.618) and are read, when this is
+    called, from ``ANYIO_WS_BACKOFF_INITIAL_DELAY``, ``ANYIO_WS_BACKOFF_MIN_DELAY``,
+    ``ANYIO_WS_BACKOFF_MAX_DELAY`` and ``ANYIO_WS_BACKOFF_FACTOR`` when they are set.
+    """
+    initial = (
+        _env_float("ANYIO_WS_BACKOFF_INITIAL_DELAY", 5.0)
+        if initial_delay is None
+        else initial_delay
+    )
+    delay = _env_float("ANYIO_WS_BACKOFF_MIN_DELAY", 3.1) if min_delay is None else min_delay
+    top = _env_float("ANYIO_WS_BACKOFF_MAX_DELAY", 90.0) if max_delay is None else max_delay
+    growth = _env_float("ANYIO_WS_BACKOFF_FACTOR", 1.618) if factor is None else factor
+    yield random.random() * initial
+    while delay < top:
+        yield delay
+        delay *= growth
+    while True:
+        yield top
+
+
+def process_exception(exc: Exception) -> Exception | None:
+    """Tell whether a failed connection attempt is worth retrying (the default policy).
+
+    Returns ``None`` to retry: network errors (``OSError``, the transport breaking),
+    timeouts, a server that closed the connection during the handshake, and the
+    server errors 500, 502, 503 and 504. Returns ``exc`` for anything else, which
+    ``async for ws in connect(...)`` then raises: a 403 or a bad URI will not get
+    better by trying again.
+    """
+    if isinstance(exc, (TimeoutError, *TRANSPORT_ERRORS)):
+        return None
+    if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
+        return None
+    if isinstance(exc, InvalidStatus) and exc.response.status_code in RETRYABLE_STATUSES:
+        return None
+    return exc
+
+
 class connect:
     """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://``).
 
@@ -55,8 +135,32 @@ class connect:
 
         ws = await anyio_ws.connect("ws://127.0.0.1:8765/", task_group=tg)
 
+        async for ws in anyio_ws.connect(uri, task_group=tg):   # reconnects
+            ...
+
+        async with contextlib.aclosing(anyio_ws.connect(uri)) as connections:
+            async for ws in connections:                          # reconnects
+                ...
+
     Leaving the ``async with`` block closes the connection with 1000. Awaiting needs
     ``task_group=``; the connection's reader runs there until the connection closes.
+
+    Iterating yields a new connection each time: the previous one is closed with 1000
+    when the loop asks for the next. An attempt that fails with an error that
+    ``process_exception`` calls retryable is logged at INFO and tried again after the
+    next delay of ``reconnect_delays``; other errors end the loop. Each connection has
+    a task group of its own. With ``task_group=``, a task in that group holds it, and
+    leaving the loop in any way (``break``, an exception, a cancellation) closes the
+    connection. Without, the group is entered in the loop's own task (Python calls
+    nothing when a loop is left early), so a loop that can end early must be wrapped
+    in ``contextlib.aclosing(...)``; one that only ends on an error needs nothing.
+
+    Redirects (301, 302, 303, 307, 308 with ``Location``) are followed, relative
+    locations resolved against the current URI, up to ``MAX_REDIRECTS`` within
+    ``open_timeout``; more, or one from ``wss://`` to ``ws://``, is a
+    ``SecurityError``. A redirect to another host, port or scheme drops the
+    ``Authorization``, ``Cookie`` and ``Proxy-Authorization`` headers given in
+    ``additional_headers``.
 
     Args:
         uri: The server's URI; ``InvalidURI`` is raised here when it is not valid.
@@ -69,8 +173,26 @@ class connect:
         subprotocols: Subprotocols to offer, in order of preference.
         additional_headers: More headers for the handshake request.
         user_agent_header: ``User-Agent`` value; ``None`` to send none.
+        proxy: ``True`` (the default) uses the proxy the environment sets
+            (``https_proxy``, ``http_proxy``, ``all_proxy``, ``socks_proxy``, with
+            ``no_proxy``); ``None`` connects directly; a URI uses that proxy:
+            ``http://``, ``https://``, ``socks5h://``, ``socks5://``, ``socks4a://``
+            or ``socks4://``, with ``user:password@`` for credentials. SOCKS needs
+            ``anyio-ws[socks]``.
+        proxy_ssl: ``ssl.SSLContext`` for TLS to an ``https://`` proxy.
+        proxy_server_hostname: Name to check the proxy's certificate against.
+        process_exception: When reconnecting, ``f(exc)`` returns ``None`` to retry
+            or the exception to raise (default: ``process_exception``).
+        reconnect_delays: Seconds to wait before each retry: a sequence of numbers,
+            or a function returning a fresh iterable of them (``backoff``, the
+            default). When they run out, the last error is raised.
+        sock: An already connected socket to run the connection over.
+        stream: An ``anyio.abc.ByteStream`` to run the connection over (an
+            in-memory pipe in tests, say). TLS is never added on top of it.
+        unix_path: A Unix socket to connect to (see ``unix_connect``).
         create_connection: Builds the connection; pass a ``ClientConnection`` subclass.
-        open_timeout: Seconds for TCP, TLS and the handshake (``None``: no limit).
+        open_timeout: Seconds for connecting, TLS, proxy and handshake, redirects
+            included (``None``: no limit).
         close_timeout: Seconds for the closing handshake (``None``: no limit).
         ping_interval: Seconds between keepalive pings (``None``: no keepalive).
         ping_timeout: Seconds to wait for a pong before closing with 1011
@@ -82,7 +204,13 @@ class connect:
         max_queue: Most unread messages before reading pauses (``None``: no limit).
         max_header_size: Largest handshake response head in bytes.
         logger: Logger to use instead of ``anyio_ws.client``.
-        task_group: Where the reader task runs when ``connect()`` is awaited.
+        task_group: Where the reader task runs when ``connect()`` is awaited, and
+            where each connection of ``async for`` is held.
+
+    Raises:
+        TypeError, ValueError: at the call, for arguments that cannot work
+            (``InvalidURI`` and ``InvalidProxy`` are ``ValueError`` s as well).
+        ImportError: a SOCKS proxy without python-socks installed.
     """
 
     def __init__(
@@ -97,6 +225,14 @@ class connect:
         subprotocols: Sequence[str] | None = None,
         additional_headers: HeadersLike | None = None,
         user_agent_header: str | None = "anyio_ws",
+        proxy: str | Literal[True] | None = True,
+        proxy_ssl: ssl_module.SSLContext | None = None,
+        proxy_server_hostname: str | None = None,
+        process_exception: Callable[[Exception], Exception | None] = process_exception,
+        reconnect_delays: ReconnectDelays = backoff,
+        sock: socket.socket | None = None,
+        stream: ByteStream | None = None,
+        unix_path: str | os.PathLike[str] | None = None,
         create_connection: CreateClientConnection | None = None,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
@@ -110,6 +246,7 @@ class connect:
         task_group: anyio.abc.TaskGroup | None = None,
     ) -> None:
         self.uri = parse_uri(uri)
+        self.uri_string = uri
         if ssl is not None and not self.uri.secure:
             raise ValueError("ssl= is only for wss:// URIs")
         if self.uri.secure and ssl is None:
@@ -124,6 +261,17 @@ class connect:
         ]:
             check_seconds(name, seconds)
         parse_write_limit(write_limit)
+        _check_transport(sock, stream, unix_path)
+        self.sock = sock
+        self.stream = stream
+        self.unix_path = unix_path
+        self.proxy = _check_proxy(proxy, proxy_ssl, sock, stream, unix_path)
+        self.proxy_ssl = proxy_ssl
+        self.proxy_server_hostname = proxy_server_hostname
+        if not callable(process_exception):
+            raise TypeError(f"process_exception must be callable, not {process_exception!r}")
+        self.process_exception = process_exception
+        self.reconnect_delays = _check_delays(reconnect_delays)
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.origin = origin
@@ -146,6 +294,7 @@ class connect:
         self.task_group = task_group
         self._own_group: anyio.abc.TaskGroup | None = None
         self._connection: ClientConnection | None = None
+        self._iterator: _Reconnecting | weakref.ref[_Reconnecting] | None = None
 
     # --------------------------------------------------------- entry points
 
@@ -179,28 +328,29 @@ class connect:
         await self._connection.close()
         await self._own_group.__aexit__(None, None, None)
 
+    def __aiter__(self) -> _Reconnecting:
+        if self.sock is not None or self.stream is not None:
+            raise TypeError(
+                "reconnecting needs a new transport each time: not with sock= or stream="
+            )
+        iterator = _Reconnecting(self)
+        # With task_group=, a weak reference: dropping the iterator must release its
+        # connection (see _Reconnecting). Without, aclose() must still find it.
+        self._iterator = weakref.ref(iterator) if self.task_group is not None else iterator
+        return iterator
+
+    async def aclose(self) -> None:
+        """End the iteration: close the current connection and let its tasks finish."""
+        iterator = self._iterator() if isinstance(self._iterator, weakref.ref) else self._iterator
+        if iterator is not None:
+            await iterator.aclose()
+
     # ------------------------------------------------------------- opening
 
     async def _open(self, task_group: anyio.abc.TaskGroup) -> ClientConnection:
         """Connect, run the handshake within ``open_timeout``, start the reader."""
-        handshake = ClientHandshake(
-            self.uri,
-            origin=self.origin,
-            extensions=self.extensions,
-            subprotocols=self.subprotocols,
-            additional_headers=self.additional_headers,
-            user_agent_header=self.user_agent_header,
-            max_header_size=self.max_header_size,
-        )
         with anyio.fail_after(self.open_timeout):
-            stream = await open_tcp(self.uri.host, self.uri.port, self.ssl, self.server_hostname)
-            try:
-                await stream.send(handshake.data_to_send())
-                response = await _read_response(stream, handshake)
-                handshake.process_response(response)
-            except BaseException:
-                await abort(stream)
-                raise
+            stream, handshake, response = await self._handshake_following_redirects()
         protocol = Protocol(
             Side.CLIENT,
             max_size=self.max_size,
@@ -225,9 +375,357 @@ class connect:
         connection.start(task_group)
         return connection
 
+    async def _handshake_following_redirects(
+        self,
+    ) -> tuple[ByteStream, ClientHandshake, Response]:
+        uri_string, uri, headers = self.uri_string, self.uri, self.additional_headers
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                return await self._handshake(uri, headers)
+            except InvalidStatus as exc:
+                location = _redirect_location(exc.response)
+                if location is None:
+                    raise
+                new_string = urllib.parse.urljoin(uri_string, location)
+                new_uri = self._check_redirect(uri, new_string)
+                if _origin(new_uri) != _origin(uri):
+                    headers = _without_credentials(headers)
+                uri_string, uri = new_string, new_uri
+        raise SecurityError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _check_redirect(self, old: WebSocketURI, new_string: str) -> WebSocketURI:
+        new = parse_uri(new_string)
+        if old.secure and not new.secure:
+            raise SecurityError(f"cannot follow redirect to non-secure URI {new_string}")
+        if self.sock is not None or self.stream is not None:
+            raise ValueError(f"cannot follow redirect to {new_string} over sock= or stream=")
+        if self.unix_path is not None and _origin(new) != _origin(old):
+            raise ValueError(
+                f"cannot follow cross-origin redirect to {new_string} on a Unix socket"
+            )
+        return new
+
+    async def _handshake(
+        self, uri: WebSocketURI, headers: HeadersLike | None
+    ) -> tuple[ByteStream, ClientHandshake, Response]:
+        handshake = ClientHandshake(
+            uri,
+            origin=self.origin,
+            extensions=self.extensions,
+            subprotocols=self.subprotocols,
+            additional_headers=headers,
+            user_agent_header=self.user_agent_header,
+            max_header_size=self.max_header_size,
+        )
+        stream = await self._open_stream(uri)
+        try:
+            await stream.send(handshake.data_to_send())
+            response = await _read_response(stream, handshake)
+            handshake.process_response(response)
+        except BaseException:
+            await abort(stream)
+            raise
+        return stream, handshake, response
+
+    async def _open_stream(self, uri: WebSocketURI) -> ByteStream:
+        """The byte stream to the server, TLS included for ``wss://``."""
+        ssl = self.ssl if self.ssl is not None else _default_tls(uri)
+        hostname = self.server_hostname if uri.host == self.uri.host else None
+        hostname = hostname or uri.host
+        if self.stream is not None:
+            return self.stream
+        if self.sock is not None:
+            return await open_socket(self.sock, ssl, hostname)
+        if self.unix_path is not None:
+            return await open_unix(self.unix_path, ssl, hostname)
+        proxy = self._proxy_for(uri)
+        if proxy is None:
+            return await open_tcp(uri.host, uri.port, ssl, hostname)
+        proxy_ssl = self.proxy_ssl
+        if proxy.scheme == "https" and proxy_ssl is None:
+            proxy_ssl = ssl_module.create_default_context()
+        stream = await open_tunnel(
+            proxy,
+            uri,
+            proxy_ssl=proxy_ssl if proxy.scheme == "https" else None,
+            proxy_server_hostname=self.proxy_server_hostname,
+            user_agent_header=self.user_agent_header,
+        )
+        return stream if ssl is None else await wrap_tls(stream, ssl, hostname)
+
+    def _proxy_for(self, uri: WebSocketURI) -> Proxy | None:
+        if isinstance(self.proxy, Proxy) or self.proxy is None:
+            return self.proxy
+        configured = get_proxy(uri)
+        if configured is None:
+            return None
+        proxy = parse_proxy(configured)
+        if proxy.is_socks:
+            check_socks_support()
+        return proxy
+
+
+class _Lease:
+    """Tells a connection held in a caller's task group when to close, and when it has."""
+
+    def __init__(self) -> None:
+        self.released = anyio.Event()
+        self.done = anyio.Event()
+
+    def release(self) -> None:
+        with suppress(Exception):  # from a finalizer: never raise there
+            self.released.set()
+
+
+class _Reconnecting:
+    """``async for ws in connect(...)``: one task group per connection.
+
+    ``__anext__`` closes the previous connection and lets its group end, then opens
+    the next one in a new group, retrying with back-off; ``aclose()`` ends it all.
+
+    Without ``task_group=``, each group is entered by ``__anext__`` in the loop's own
+    task and exited by the next ``__anext__`` or by ``aclose()``, in that task too:
+    leaving the loop early therefore needs ``aclose()`` (``contextlib.aclosing``).
+    With ``task_group=``, each connection is held by a task in that group, which
+    closes it when released: by the next step, by ``aclose()``, or when the iterator
+    is dropped after a ``break`` (a finalizer), so a bare loop is safe too.
+    """
+
+    def __init__(self, connector: connect) -> None:
+        self._connector = connector
+        self._group: anyio.abc.TaskGroup | None = None
+        self._lease: _Lease | None = None
+        self._connection: ClientConnection | None = None
+        self._finished = False
+
+    def __aiter__(self) -> _Reconnecting:
+        return self
+
+    async def __anext__(self) -> ClientConnection:
+        await self._release()
+        if self._finished:
+            raise StopAsyncIteration
+        delays: Iterator[float] | None = None
+        while True:
+            try:
+                return await self._attempt()
+            except Exception as exc:
+                if delays is None:
+                    delays = iter(_fresh_delays(self._connector.reconnect_delays))
+                delay = self._retry_delay(exc, delays)
+            except BaseException:
+                self._finished = True
+                raise
+            await anyio.sleep(delay)
+
+    async def aclose(self) -> None:
+        """Close the current connection, if any; the loop then ends."""
+        self._finished = True
+        await self._release()
+
+    async def _attempt(self) -> ClientConnection:
+        task_group = self._connector.task_group
+        if task_group is not None:
+            lease = _Lease()
+            connection: ClientConnection = await task_group.start(
+                _hold_connection, self._connector, lease
+            )
+            weakref.finalize(self, lease.release)
+            self._lease, self._connection = lease, connection
+            return connection
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        try:
+            connection = await self._connector._open(group)
+        except BaseException:
+            await group.__aexit__(None, None, None)
+            raise
+        self._group, self._connection = group, connection
+        return connection
+
+    def _retry_delay(self, exc: Exception, delays: Iterator[float]) -> float:
+        """The delay before the next attempt; raises what should end the loop."""
+        try:
+            decision = self._connector.process_exception(exc)
+        except Exception as raised:  # raising instead of returning: a common slip
+            decision = raised
+        delay = None if decision is not None else next(delays, None)
+        if decision is not None or delay is None:
+            self._finished = True
+            error = decision or exc
+            if error is exc:
+                raise exc
+            raise error from exc
+        if not isinstance(delay, Real) or isinstance(delay, bool) or delay < 0:
+            self._finished = True
+            raise ValueError(f"reconnect_delays gave {delay!r}: not a number >= 0")
+        self._connector.logger.info(
+            "connect failed; reconnecting in %.1f seconds: %s",
+            delay,
+            traceback.format_exception_only(type(exc), exc)[-1].strip(),
+        )
+        return float(delay)
+
+    async def _release(self) -> None:
+        group, lease, connection = self._group, self._lease, self._connection
+        self._group = self._lease = self._connection = None
+        if lease is not None:
+            lease.release()
+            with anyio.CancelScope(shield=True):  # closing is bounded by close_timeout
+                await lease.done.wait()
+        if group is not None and connection is not None:
+            try:
+                await connection.close()
+            finally:
+                await group.__aexit__(None, None, None)
+
+
+async def _hold_connection(
+    connector: connect,
+    lease: _Lease,
+    *,
+    task_status: anyio.abc.TaskStatus[ClientConnection] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Open a connection in a group of its own and keep it until ``lease`` is released.
+
+    A module function, not a method: the task must not keep the iterator alive, or
+    its finalizer could never release a connection left behind by ``break``.
+    """
+    try:
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        try:
+            connection = await connector._open(group)
+        except BaseException:
+            await group.__aexit__(None, None, None)
+            raise
+        try:
+            task_status.started(connection)
+            await lease.released.wait()
+        finally:
+            await connection.close()
+            await group.__aexit__(None, None, None)
+    finally:
+        lease.done.set()
+
+
+def unix_connect(
+    path: str | os.PathLike[str] | None = None, uri: str | None = None, **kwargs: Any
+) -> connect:
+    """Connect to a WebSocket server on a Unix socket; ``connect()``'s other options apply.
+
+    ``uri`` gives the request's ``Host`` and path: ``ws://localhost/`` by default, or
+    ``wss://localhost/`` when ``ssl=`` is given (TLS then runs over the Unix socket).
+    ``path`` may be left out only when ``sock=`` passes a connected Unix socket.
+    """
+    if uri is None:
+        uri = "ws://localhost/" if kwargs.get("ssl") is None else "wss://localhost/"
+    if path is None and kwargs.get("sock") is None:
+        raise TypeError("unix_connect() needs path= (or a connected Unix socket as sock=)")
+    return connect(uri, unix_path=path, **kwargs)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _check_transport(
+    sock: socket.socket | None, stream: ByteStream | None, unix_path: object
+) -> None:
+    given = [
+        name
+        for name, value in (("sock", sock), ("stream", stream), ("unix path", unix_path))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of sock=, stream= and a Unix path, not {given}")
+    if sock is not None and not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+    if stream is not None and not isinstance(stream, ByteStream):
+        raise TypeError(f"stream must be an anyio.abc.ByteStream, not {type(stream).__name__}")
+    if unix_path is not None and not isinstance(unix_path, (str, os.PathLike)):
+        raise TypeError(f"a Unix socket path must be a str or a path, not {unix_path!r}")
+
+
+def _check_proxy(
+    proxy: object,
+    proxy_ssl: ssl_module.SSLContext | None,
+    sock: object,
+    stream: object,
+    unix_path: object,
+) -> Proxy | Literal[True] | None:
+    """Validate ``proxy=`` and its TLS option; parse an explicit proxy URI now."""
+    if proxy_ssl is not None and not isinstance(proxy_ssl, ssl_module.SSLContext):
+        raise TypeError(f"proxy_ssl must be an ssl.SSLContext, not {proxy_ssl!r}")
+    if proxy is None:
+        return None
+    if proxy is True:
+        # A socket, a stream or a Unix path is already the way to the server.
+        direct = sock is not None or stream is not None or unix_path is not None
+        return None if direct else True
+    if not isinstance(proxy, str):
+        raise TypeError(f"proxy must be True, None or a proxy URI, not {proxy!r}")
+    if sock is not None or stream is not None or unix_path is not None:
+        raise ValueError("proxy= cannot be combined with sock=, stream= or a Unix socket")
+    parsed = parse_proxy(proxy)
+    if parsed.is_socks:
+        check_socks_support()
+    if proxy_ssl is not None and parsed.scheme != "https":
+        raise ValueError(f"proxy_ssl= is only for https:// proxies, not {parsed.scheme}://")
+    return parsed
+
+
+def _check_delays(delays: object) -> ReconnectDelays:
+    if callable(delays):
+        return delays
+    if isinstance(delays, (str, bytes)) or not isinstance(delays, Sequence):
+        raise TypeError(
+            "reconnect_delays must be a sequence of seconds or a function returning "
+            f"an iterable of them, not {delays!r}"
+        )
+    for delay in delays:
+        if not isinstance(delay, Real) or isinstance(delay, bool) or delay < 0:
+            raise ValueError(f"reconnect_delays must be numbers >= 0, not {delay!r}")
+    return delays
+
+
+def _fresh_delays(delays: ReconnectDelays) -> Iterable[float]:
+    return delays() if callable(delays) else delays
+
+
+def _default_tls(uri: WebSocketURI) -> ssl_module.SSLContext | None:
+    return ssl_module.create_default_context() if uri.secure else None
+
+
+def _origin(uri: WebSocketURI) -> tuple[bool, str, int]:
+    return uri.secure, uri.host, uri.port
+
+
+def _redirect_location(response: Response) -> str | None:
+    if response.status_code not in REDIRECT_STATUSES:
+        return None
+    locations = response.headers.get_all("Location")
+    return locations[0] if len(locations) == 1 else None
+
+
+def _without_credentials(headers: HeadersLike | None) -> Headers | None:
+    """``headers`` less those that must not follow a redirect to another origin."""
+    if headers is None:
+        return None
+    return Headers(
+        [
+            (name, value)
+            for name, value in Headers(headers).raw_items()
+            if name.lower() not in _CREDENTIAL_HEADERS
+        ]
+    )
+
 
 async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Response:
-    """Read until the handshake has a whole response (it bounds the size)."""
+    """Read until the handshake has a whole response (it bounds the size).
+
+    When the server closes before answering, the ``InvalidMessage`` raised has an
+    ``EOFError`` as cause: ``process_exception`` retries that, as a network error.
+    """
     while True:
         response = handshake.next_response()
         if response is not None:
@@ -236,5 +734,11 @@ async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Resp
             data = await stream.receive()
         except anyio.EndOfStream:
             handshake.receive_eof()
+            try:
+                response = handshake.next_response()
+            except InvalidMessage as exc:
+                raise exc from EOFError("connection closed during the opening handshake")
+            if response is not None:
+                return response
         else:
             handshake.receive_data(data)

@@ -15,10 +15,15 @@
     │   │   ├── InvalidHeaderValue       ... its value is not acceptable
     │   │   ├── InvalidUpgrade           ... Upgrade / Connection do not ask for websocket
     │   │   └── InvalidOrigin            ... Origin is not allowed
-    │   └── NegotiationError             extensions or subprotocols could not be agreed on
-    │       ├── DuplicateParameter
-    │       ├── InvalidParameterName
-    │       └── InvalidParameterValue
+    │   ├── NegotiationError             extensions or subprotocols could not be agreed on
+    │   │   ├── DuplicateParameter
+    │   │   ├── InvalidParameterName
+    │   │   └── InvalidParameterValue
+    │   ├── SecurityError                a redirect (or a limit) breaks a security rule
+    │   └── ProxyError                   the proxy could not open a tunnel to the server
+    │       ├── InvalidProxyMessage      ... its answer to CONNECT is not valid HTTP
+    │       └── InvalidProxyStatus       ... it answered CONNECT with a non-2xx status
+    ├── InvalidProxy                     a proxy URI we cannot use (also a ValueError)
     ├── ProtocolError                    the peer (or we) broke RFC 6455; carries a close code
     │   └── PayloadTooBig                a message or frame exceeded max_size (1009)
     ├── InvalidState                     an operation is not allowed in the current state
@@ -51,6 +56,9 @@ __all__ = [
     "InvalidOrigin",
     "InvalidParameterName",
     "InvalidParameterValue",
+    "InvalidProxy",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidState",
     "InvalidStatus",
     "InvalidURI",
@@ -58,6 +66,8 @@ __all__ = [
     "NegotiationError",
     "PayloadTooBig",
     "ProtocolError",
+    "ProxyError",
+    "SecurityError",
     "WebSocketException",
 ]
 
@@ -219,6 +229,35 @@ class InvalidParameterValue(NegotiationError):
         self.name = name
         self.value = value
         super().__init__(f"invalid value for parameter {name}: {value}")
+
+
+class SecurityError(InvalidHandshake):
+    """The handshake breaks a security rule: too many redirects, or one from wss to ws."""
+
+
+class ProxyError(InvalidHandshake):
+    """The proxy did not open a tunnel to the server (a SOCKS refusal, say)."""
+
+
+class InvalidProxyMessage(ProxyError):
+    """The HTTP proxy's answer to ``CONNECT`` is not a valid HTTP response."""
+
+
+class InvalidProxyStatus(ProxyError):
+    """The HTTP proxy answered ``CONNECT`` with a status other than 2xx (407, 403...)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        super().__init__(f"proxy rejected connection: HTTP {response.status_code}")
+
+
+class InvalidProxy(WebSocketException, ValueError):
+    """A proxy URI that cannot be used: a ``ValueError`` too, as any bad argument."""
+
+    def __init__(self, proxy: str, msg: str) -> None:
+        self.proxy = proxy
+        self.msg = msg
+        super().__init__(f"{proxy} isn't a valid proxy: {msg}")
 
 
 class ProtocolError(WebSocketException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 
@@ -363,3 +364,37 @@ async def test_server_error_code_ends_iteration_with_connection_closed_error():
                     received.append(message)
     assert received == ["before"]
     assert (info.value.code, info.value.reason) == (1011, "oops")
+
+
+async def test_server_closing_during_the_handshake_is_retryable():
+    """The InvalidMessage for a hang-up has an EOFError cause: process_exception retries it."""
+
+    async def hang_up(stream: anyio.abc.SocketStream) -> None:
+        await read_http_head(stream)
+
+    async with raw_server(hang_up) as port:
+        with anyio.fail_after(5), pytest.raises(anyio_ws.InvalidMessage) as info:
+            async with anyio_ws.connect(f"ws://127.0.0.1:{port}/"):
+                pytest.fail("the handshake must fail")
+    assert isinstance(info.value.__cause__, EOFError)
+    assert anyio_ws.process_exception(info.value) is None
+
+
+async def test_garbage_response_is_not_retryable():
+    """A response that is not HTTP is a fatal error for the reconnecting loop."""
+    async with raw_server(responder(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")) as port:
+        with anyio.fail_after(5), pytest.raises(InvalidHandshake) as info:
+            async with anyio_ws.connect(f"ws://127.0.0.1:{port}/"):
+                pytest.fail("the handshake must fail")
+    assert anyio_ws.process_exception(info.value) is info.value
+
+
+async def test_default_proxy_setting_connects_directly_without_proxy_variables(monkeypatch):
+    """proxy=True (the default) with no *_proxy variable set opens a direct connection."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    async with anyio_ws.serve(echo, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            await ws.send("direct")
+            assert await ws.recv() == "direct"
