@@ -523,6 +523,13 @@ class _Reconnecting:
         self._finished = True
         await self._release()
 
+    def __del__(self) -> None:
+        if self._group is not None:  # a loop left without aclose(): say why things break
+            self._connector.logger.error(
+                "async for ws in connect(...) was left without aclose(): its task group "
+                "was never exited; pass task_group= or wrap it in contextlib.aclosing()"
+            )
+
     async def _attempt(self) -> ClientConnection:
         task_group = self._connector.task_group
         if task_group is not None:
