@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as ssl_module
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -48,7 +49,27 @@ _WRITE_LIMIT = 32 * 1024
 _SENDS_PER_YIELD = 64
 
 
-class _StreamProtocol(asyncio.Protocol):
+_RECEIVE_BUFFER_SIZE = 256 * 1024
+_local = threading.local()
+
+
+def _receive_buffer() -> memoryview:
+    """One receive buffer per thread (so per event loop), shared by its connections.
+
+    asyncio reads into it and calls ``buffer_updated()`` in the same callback, so no
+    two connections ever use it at once. Reading into a fresh 256 KiB ``bytes`` per
+    ``recv()`` (what a plain ``Protocol`` gets) costs a large allocation per message,
+    which glibc may serve by mmap: a page fault and an munmap per message, measured at
+    up to a third of a small-message echo's time.
+    """
+    try:
+        buffer: memoryview = _local.buffer
+    except AttributeError:
+        buffer = _local.buffer = memoryview(bytearray(_RECEIVE_BUFFER_SIZE))
+    return buffer
+
+
+class _StreamProtocol(asyncio.BufferedProtocol):
     """Buffers what the transport delivers and wakes the stream's waiting tasks."""
 
     def __init__(self) -> None:
@@ -71,9 +92,13 @@ class _StreamProtocol(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=_WRITE_LIMIT)
         self.lost_waiter = asyncio.get_running_loop().create_future()
 
-    def data_received(self, data: bytes) -> None:
-        if type(data) is not bytes:  # the proactor loop may pass a bytearray
-            data = bytes(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _receive_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._received(bytes(_receive_buffer()[:nbytes]))
+
+    def _received(self, data: bytes) -> None:
         self.chunks.append(data)
         self.buffered += len(data)
         if self.buffered > _READ_HIGH and not self.reading_paused:
