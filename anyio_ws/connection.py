@@ -615,10 +615,11 @@ class Connection:
                         await self._write_pending()  # also replies the reader left to us
                 except ConnectionClosed:
                     pass  # the transport broke; the reader sees it and finishes
+                # Once closing, messages are queued without bound (see _read_frames): a
+                # reader waiting for room in a full queue must go on, to see the close.
+                self._messages.unbound()
                 await self._closed.wait()
             if not self._closed.is_set():
-                # A reader waiting for room in a full queue must go on, to see the end.
-                self._messages.unbound()
                 await abort(self.stream)
                 await self._closed.wait()
 

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import ssl as ssl_module
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
 from http import HTTPStatus
@@ -42,6 +43,9 @@ from .core.http import Request, Response
 from .core.protocol import Protocol, Side, State
 from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from .typing import LoggerLike
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 
@@ -808,6 +812,14 @@ class serve:
                     await self.handler(connection)
             except ConnectionClosed:
                 pass
+            except BaseExceptionGroup as group:  # from a task group inside the handler
+                _, rest = group.split(ConnectionClosed)  # the end of the connection: normal
+                failure, cancelled = rest.split(Exception) if rest else (None, None)
+                if failure is not None:
+                    self.logger.error("connection handler failed", exc_info=failure)
+                    code, reason = 1011, "internal error"
+                if cancelled is not None and not scope.cancel_called:
+                    raise cancelled from None  # not ours: let it reach its scope
             except Exception:
                 self.logger.exception("connection handler failed")
                 code, reason = 1011, "internal error"

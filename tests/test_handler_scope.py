@@ -8,6 +8,7 @@ cancelled once the connection is over and every received message was read (or af
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,9 @@ import anyio.lowlevel
 import pytest
 
 import anyio_ws
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 Handler = Callable[[anyio_ws.ServerConnection], Awaitable[None]]
 
@@ -363,3 +367,76 @@ class TestClientBody:
             await anyio.lowlevel.checkpoint()  # a checkpoint: still not cancelled
             with pytest.raises(anyio_ws.ConnectionClosedOK):
                 await ws.send("too late")
+
+
+class TestChildTasks:
+    """A handler's own task group: the end of the connection in a child is not an error."""
+
+    async def test_connection_closed_in_a_child_task_is_not_logged(self, caplog) -> None:  # type: ignore[no-untyped-def]
+        caplog.set_level(logging.INFO, logger="anyio_ws")
+        finished = anyio.Event()
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            try:
+                async with anyio.create_task_group() as group:
+
+                    async def sender() -> None:
+                        while True:  # raises ConnectionClosed once the client is gone
+                            await ws.send("tick")
+                            await anyio.sleep(0.01)
+
+                    group.start_soon(sender)
+                    await anyio.sleep_forever()
+            finally:
+                finished.set()
+
+        async with running(handler) as server:
+            async with anyio_ws.connect(uri(server)) as client:
+                assert await client.recv() == "tick"
+            with anyio.fail_after(5):
+                await finished.wait()
+        assert client.close_code == 1000
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors == []
+
+    async def test_a_real_error_in_a_child_task_is_logged_and_closes_1011(self, caplog) -> None:  # type: ignore[no-untyped-def]
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            async with anyio.create_task_group() as group:
+
+                async def broken() -> None:
+                    await ws.recv()
+                    raise RuntimeError("bug in a child task")
+
+                group.start_soon(broken)
+
+        async with running(handler) as server:
+            async with anyio_ws.connect(uri(server)) as client:
+                await client.send("go")
+                with anyio.fail_after(5):
+                    await client.wait_closed()
+        assert client.close_code == 1011
+        failures = [r for r in caplog.records if r.getMessage() == "connection handler failed"]
+        assert len(failures) == 1 and failures[0].exc_info is not None
+        logged = failures[0].exc_info[1]
+        assert isinstance(logged, ExceptionGroup)  # the group, its traceback shows the child
+        assert [str(e) for e in logged.exceptions] == ["bug in a child task"]
+
+
+async def test_closing_with_a_full_queue_reads_the_peer_close_at_once() -> None:
+    """close() while max_queue unread messages wait: the close handshake still completes."""
+    got_all = anyio.Event()
+
+    async def handler(ws: anyio_ws.ServerConnection) -> None:
+        for n in range(4):
+            await ws.send(f"message {n}")
+        got_all.set()
+        await ws.wait_closed()
+
+    async with running(handler) as server:
+        async with anyio_ws.connect(uri(server), max_queue=1, close_timeout=30) as client:
+            with anyio.fail_after(5):
+                await got_all.wait()
+                await anyio.sleep(0.05)  # let the client's queue fill and its reader stop
+                await client.close()  # within 5 s although close_timeout is 30
+        assert client.close_code == 1000
+        assert [await client.recv() for _ in range(4)] == [f"message {n}" for n in range(4)]
