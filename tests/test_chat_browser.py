@@ -14,9 +14,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from subprocesses import ROOT, TIMEOUT, python_env
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -72,7 +76,7 @@ def stop(process: subprocess.Popen[str]) -> None:
     assert process.wait(TIMEOUT) == 0
 
 
-def say(page: sync_api.Page, text: str) -> None:
+def say(page: Page, text: str) -> None:
     page.fill("#text", text)
     page.click("#send")
 
