@@ -1,0 +1,117 @@
+"""examples/chat in a real browser: two headless Chromium pages chat, and reconnect.
+
+The server runs as users run it, a subprocess, on either backend; the browser side
+is playwright's sync API driving Debian's ``chromium`` (no downloaded browser).
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from subprocesses import ROOT, TIMEOUT, python_env
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs the playwright package (pip install playwright)"
+)
+
+WAIT_MS = 20_000
+"""Bound on every browser wait; reconnection back-off stays well below it."""
+
+
+@contextmanager
+def chat_server(backend: str, port: int = 0) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run examples/chat/server.py; yield the process and the URL it printed.
+
+    The process is killed on the way out if it is still running.
+    """
+    args = ["examples/chat/server.py", "--backend", backend, "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=python_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], TIMEOUT)
+        assert ready, "the server printed nothing"
+        first = process.stdout.readline()
+        match = re.match(r"chat on (http://127\.0\.0\.1:\d+/) ", first)
+        assert match is not None, first
+        yield process, match[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C the server: it must exit 0 after closing its connections."""
+    process.send_signal(signal.SIGINT)
+    assert process.wait(TIMEOUT) == 0
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#text", text)
+    page.click("#send")
+
+
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+def test_two_pages_chat_and_reconnect_after_restart(server_backend: str) -> None:
+    """A's message reaches A and B; after a restart both reconnect and B reaches A."""
+    expect = sync_api.expect
+    expect.set_options(timeout=WAIT_MS)
+    with chat_server(server_backend) as (server, url), sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page_a, page_b = browser.new_page(), browser.new_page()  # one context each
+            for page, name in [(page_a, "ann"), (page_b, "bob")]:
+                page.set_default_timeout(WAIT_MS)
+                page.goto(url)
+                page.fill("#name", name)
+                expect(page.locator("#status")).to_have_text("connected")
+
+            say(page_a, "hello from A")
+            for page in page_a, page_b:
+                expect(page.locator("#messages li")).to_have_text(["ann: hello from A"])
+
+            stop(server)
+            for page in page_a, page_b:
+                expect(page.locator("#status")).to_have_text("reconnecting")
+
+            port = url.rsplit(":", 1)[1].rstrip("/")
+            with chat_server(server_backend, int(port)) as (restarted, _):
+                for page in page_a, page_b:
+                    expect(page.locator("#status")).to_have_text("connected")
+                say(page_b, "B is back")
+                expected = ["ann: hello from A", "bob: B is back"]
+                for page in page_a, page_b:
+                    expect(page.locator("#messages li")).to_have_text(expected)
+                stop(restarted)
+        finally:
+            browser.close()
