@@ -14,8 +14,6 @@ import anyio
 
 import anyio_ws
 
-handler_done = anyio.Event()
-
 
 async def reader(ws: anyio_ws.ServerConnection) -> None:
     try:
@@ -37,7 +35,6 @@ async def handler(ws: anyio_ws.ServerConnection) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.sleep(0.01)  # say, saving the session somewhere
             print("handler: cancelled, clean-up done")
-        handler_done.set()
 
 
 async def main() -> None:
@@ -45,7 +42,7 @@ async def main() -> None:
         async with anyio_ws.connect(f"ws://127.0.0.1:{server.port}/") as ws:
             await ws.send("first")
             await ws.send("second")
-        await handler_done.wait()
+        # Leaving serve() waits for the handler (close_timeout at most).
 
 
 if __name__ == "__main__":
