@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import anyio_ws  # noqa: E402
 
 KiB = 1024
+SETTLE = 0.5
+"""Seconds to wait, once the connections are open, before measuring (--settle)."""
 MESSAGE = '{"type": "greeting", "text": "hello", "id": 1}'
 """The one message exchanged each way in the "after a message" measurement."""
 
@@ -78,7 +80,7 @@ async def measure_server(backend: str, compression: str, exchange: bool, connect
             command.extend([compression, str(int(exchange)), str(connections)])
             children.append(subprocess.Popen(command, stdin=subprocess.PIPE))  # noqa: ASYNC220
             await established.wait()
-            await anyio.sleep(0.5)  # let the last handshakes' buffers go
+            await anyio.sleep(SETTLE)  # let the last handshakes' buffers go
 
         growth = await traced_growth(connections, open_all)
         child = children[0]
@@ -137,7 +139,7 @@ async def measure_client(backend: str, compression: str, exchange: bool, connect
                     await ws.send(MESSAGE)
                     await ws.recv()
                 opened.append(ws)
-            await anyio.sleep(0.5)
+            await anyio.sleep(SETTLE)
 
         growth = await traced_growth(connections, open_all)
         for ws in opened:
@@ -165,6 +167,7 @@ async def peer_server(compression: str) -> None:
 
 
 def main() -> None:
+    global SETTLE
     if sys.argv[1:2] == ["--peer-client"]:
         port, backend, compression, exchange, connections = sys.argv[2:7]
         anyio.run(
@@ -178,7 +181,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=500)
     parser.add_argument("--backend", choices=["asyncio", "trio"], action="append")
+    parser.add_argument("--settle", type=float, default=SETTLE, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    SETTLE = args.settle
     print("backend  side    compression  fresh KiB  after a message KiB")
     for backend in args.backend or ["asyncio", "trio"]:
         for side, measure in [("server", measure_server), ("client", measure_client)]:

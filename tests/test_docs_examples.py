@@ -65,6 +65,28 @@ def test_example_prints_what_the_docs_show(example: Path, example_backend: str) 
     assert normalize(result.stdout) == expected
 
 
+@pytest.mark.parametrize("example_backend", ["asyncio", "trio"])
+def test_memory_script_prints_its_table(example_backend: str) -> None:
+    """docs/measure_memory.py, whose figures the docs quote, runs (figures not checked)."""
+    result = run_python(
+        "docs/measure_memory.py",
+        "--connections",
+        "3",
+        "--settle",
+        "0.01",
+        "--backend",
+        example_backend,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [row[:3] for row in rows] == [
+        [example_backend, side, compression]
+        for side in ["server", "client"]
+        for compression in ["deflate", "none"]
+    ]
+    assert all(float(value) > 0 for row in rows for value in row[3:])
+
+
 def test_examples_exist() -> None:
     """The glob found the examples (a moved directory must not pass silently)."""
     assert len(EXAMPLES) >= 5
