@@ -17,6 +17,7 @@ that needs them, and kept (context takeover) for the connection's lifetime.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import subprocess
 import sys
@@ -169,9 +170,9 @@ async def peer_server(compression: str) -> None:
 def main() -> None:
     global SETTLE
     if sys.argv[1:2] == ["--peer-client"]:
-        port, backend, compression, exchange, connections = sys.argv[2:7]
+        port, backend, compression, flag, connections = sys.argv[2:7]
         anyio.run(
-            peer_clients, int(port), compression, exchange == "1", int(connections), backend=backend
+            peer_clients, int(port), compression, flag == "1", int(connections), backend=backend
         )
         return
     if sys.argv[1:2] == ["--peer-server"]:
@@ -192,16 +193,10 @@ def main() -> None:
                 for exchange in [False, True]:
                     tracemalloc.start()
                     try:
-                        row.append(
-                            anyio.run(
-                                measure,
-                                backend,
-                                compression,
-                                exchange,
-                                args.connections,
-                                backend=backend,
-                            )
+                        run = functools.partial(
+                            measure, backend, compression, exchange, args.connections
                         )
+                        row.append(anyio.run(run, backend=backend))
                     finally:
                         tracemalloc.stop()
                 fresh, used = row

@@ -42,12 +42,11 @@ async def main() -> None:
     skips = CountSkips()
     logging.getLogger("anyio_ws.server").addHandler(skips)
     # compression=None: the point is the bytes on the wire, zlib would shrink them.
-    options = {"compression": None, "ping_interval": None}
-    async with anyio_ws.serve(handler, "127.0.0.1", 0, **options) as server:  # type: ignore[arg-type]
+    async with anyio_ws.serve(handler, "127.0.0.1", 0, compression=None) as server:
         uri = f"ws://127.0.0.1:{server.port}/"
         async with (
-            anyio_ws.connect(uri, max_queue=1, close_timeout=1, **options) as slow,  # type: ignore[arg-type]
-            anyio_ws.connect(uri, **options) as fast,  # type: ignore[arg-type]
+            anyio_ws.connect(uri, max_queue=1, close_timeout=1) as slow,
+            anyio_ws.connect(uri) as fast,
         ):
             await both_connected.wait()
             received = 0

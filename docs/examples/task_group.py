@@ -16,7 +16,7 @@ import anyio_ws
 async def handler(ws: anyio_ws.ServerConnection, path: str) -> None:
     # The classic two-parameter form: the request path comes as the second argument.
     async for message in ws:
-        await ws.send(f"{path} says {message}")
+        await ws.send(f"{path} says {message!r}")
 
 
 async def main() -> None:
