@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 import pytest
@@ -28,3 +29,31 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     """
     if inspect.iscoroutinefunction(obj) and name.startswith("test"):
         pytest.mark.anyio(obj)
+
+
+REQUIRE_SERVICES = os.environ.get("ANYIO_WS_REQUIRE_SERVICES") == "1"
+"""Set by CI: a test skipped because something it "needs" is missing fails instead."""
+
+
+def _missing_requirement(report: pytest.CollectReport | pytest.TestReport) -> bool:
+    if not (REQUIRE_SERVICES and report.skipped):
+        return False
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.startswith("Skipped: needs ") or reason.startswith("needs ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if _missing_requirement(report):
+        report.outcome = "failed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if _missing_requirement(report):
+        report.outcome = "failed"

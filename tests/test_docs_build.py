@@ -13,7 +13,7 @@ import anyio_ws
 
 needs_sphinx = pytest.mark.skipif(
     importlib.util.find_spec("sphinx") is None,
-    reason="sphinx is not installed: pip install -e '.[docs]' to build the docs",
+    reason="needs sphinx: pip install -e '.[docs]' to build the docs",
 )
 
 

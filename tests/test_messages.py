@@ -369,9 +369,11 @@ async def test_close_during_a_fragmented_send_closes_with_1011():
 async def test_sends_waiting_for_a_fragmented_message_see_the_closure():
     """Sends queued behind a stuck fragmented message raise ConnectionClosed at closure."""
     outcomes: list[BaseException] = []
+    may_close = anyio.Event()
 
     async def script(ws: ServerConnection) -> None:
         await anext(ws.recv_streaming())
+        await may_close.wait()  # not before the client's ping was answered
         await ws.close()
 
     async with served(script) as ws:
@@ -388,6 +390,8 @@ async def test_sends_waiting_for_a_fragmented_message_see_the_closure():
             await gate.delivered.wait()
             group.start_soon(send, "whole")
             group.start_soon(send, ["frag", "mented"])
+            await anyio.wait_all_tasks_blocked()
+            may_close.set()
             await ws.wait_closed()
             await anyio.wait_all_tasks_blocked()
             assert len(outcomes) == 2  # the two waiting sends, while the gate is still shut
