@@ -3,39 +3,19 @@
 Each ``docs/examples/NAME.py`` is run as a script with ``--backend asyncio|trio``; it
 must exit with status 0, write nothing on stderr, and print exactly
 ``docs/examples/NAME.out`` (port numbers, which change from run to run, are replaced
-by ``PORT`` first). Examples of features that are not merged yet are skipped until
-the feature is there.
+by ``PORT`` first).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from subprocesses import ROOT, run_python
 
-import anyio_ws
-
 EXAMPLES_DIR = ROOT / "docs" / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.py"))
-
-NEEDS_FEATURE: dict[str, tuple[Callable[[], bool], str]] = {
-    "streaming.py": (
-        lambda: hasattr(anyio_ws.Connection, "recv_streaming"),
-        "needs fragmented send and recv_streaming() (not merged yet)",
-    ),
-    "reconnect.py": (
-        lambda: hasattr(anyio_ws.connect, "__aiter__"),
-        "needs the reconnecting client, async for ws in connect() (not merged yet)",
-    ),
-    "unix_socket.py": (
-        lambda: hasattr(anyio_ws, "unix_connect"),
-        "needs unix_connect() (not merged yet)",
-    ),
-}
-"""Examples of features from branches not merged yet: skipped until the feature exists."""
 
 NEEDS_MODULE = {"tls.py": "trustme"}
 """Examples that need a package outside the runtime dependencies (in the test extra)."""
@@ -52,10 +32,6 @@ def normalize(output: str) -> str:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
 def test_example_prints_what_the_docs_show(example: Path, example_backend: str) -> None:
     """The example exits 0, silent on stderr, printing its .out file exactly."""
-    if example.name in NEEDS_FEATURE:
-        present, reason = NEEDS_FEATURE[example.name]
-        if not present():
-            pytest.skip(reason)
     if example.name in NEEDS_MODULE:
         pytest.importorskip(NEEDS_MODULE[example.name])
     expected = example.with_suffix(".out").read_text(encoding="utf-8")
@@ -103,4 +79,4 @@ def test_every_example_is_shown_in_the_docs() -> None:
 def test_feature_gates_name_existing_examples() -> None:
     """A gate for an example that was renamed would silently never apply."""
     names = {example.name for example in EXAMPLES}
-    assert set(NEEDS_FEATURE) | set(NEEDS_MODULE) <= names
+    assert set(NEEDS_MODULE) <= names
