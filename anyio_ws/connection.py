@@ -296,17 +296,25 @@ class Connection:
 
     async def _fail_invalid_utf8(self, exc: UnicodeDecodeError) -> NoReturn:
         """A binary message read with ``decode=True`` is not UTF-8: fail with 1007."""
+        await self._fail(1007, "invalid UTF-8 in a message decoded as text", wait=True)
+        raise self._closed_exception() from exc
+
+    async def _fail(self, code: int, reason: str, *, wait: bool = False) -> None:
+        """Fail the connection with ``code`` (shielded, bounded by ``close_timeout``).
+
+        With ``wait``, also wait (within the same bound) until it is closed.
+        """
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(_timeout(self.close_timeout)):
                 try:
                     async with self._send_lock:
                         if self.protocol.state is State.OPEN:
-                            self.protocol.fail(1007, "invalid UTF-8 in a message decoded as text")
+                            self.protocol.fail(code, reason)
                         await self._write_pending()
                 except ConnectionClosed:
                     pass
-                await self._closed.wait()
-        raise self._closed_exception() from exc
+                if wait:
+                    await self._closed.wait()
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self
@@ -453,7 +461,7 @@ class Connection:
                 item = following
         except BaseException:
             if started:
-                await self._fail_fragmented("error in fragmented message")
+                await self._fail(1011, "error in fragmented message")  # it cannot be finished
             raise
         finally:
             self._sending_fragments = False
@@ -479,18 +487,6 @@ class Connection:
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()
             raise
-
-    async def _fail_fragmented(self, reason: str) -> None:
-        """A fragmented message cannot be finished: close with 1011 (as websockets does)."""
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(_timeout(self.close_timeout)):
-                try:
-                    async with self._send_lock:
-                        if self.protocol.state is State.OPEN:
-                            self.protocol.fail(1011, reason)
-                        await self._write_pending()
-                except ConnectionClosed:
-                    pass
 
     async def ping(self, data: DataLike | None = None) -> PongWaiter:
         """Send a ping; return a ``PongWaiter`` to await for the latency.
