@@ -156,6 +156,8 @@ class Server:
         self._accept_scope = anyio.CancelScope()
         self._closing = False
         self._close_code: int | None = None
+        self._closing_code: int | None = None
+        """The code connections are being closed with, once shutdown closes them."""
         self._handshakes: set[anyio.CancelScope] = set()
         self._tasks: set[anyio.CancelScope] = set()
         """One scope per connection task, handshake included: what shutdown may cancel."""
@@ -340,6 +342,7 @@ class Server:
 
     async def _close_connections(self, code: int) -> None:
         """Close every connection, then cancel whatever outlives ``close_timeout``."""
+        self._closing_code = code  # for a handshake that completes from now on
         async with anyio.create_task_group() as closers:
             for connection in list(self.connections):
                 closers.start_soon(connection.close, code, "server shutting down")
@@ -595,6 +598,12 @@ class serve:
             try:
                 async with anyio.create_task_group() as group:
                     connection.start(group)
+                    if server is not None and server._closing_code is not None:
+                        # The handshake finished as shutdown began, too late to be
+                        # among the connections it closes: close this one too.
+                        group.start_soon(
+                            connection.close, server._closing_code, "server shutting down"
+                        )
                     await self._run_handler(connection)
             finally:
                 connections.discard(connection)
