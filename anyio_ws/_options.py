@@ -16,11 +16,11 @@ def check_limit(
     """Raise at the call, not later in a task, for a limit that is not positive or None.
 
     With ``pair=True`` a 2-tuple of such limits is accepted too (``max_size`` as
-    ``(message_limit, fragment_limit)``).
+    ``(message_limit, fragment_limit)``, ``max_queue`` as ``(high, low)``).
     """
     if pair and isinstance(value, tuple):
         if len(value) != 2:
-            raise ValueError(f"{name} must be a pair (message, fragment), not {value!r}")
+            raise ValueError(f"{name} must be a number, None or a pair, not {value!r}")
         for part in value:
             check_limit(name, part)
         return

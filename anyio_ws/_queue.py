@@ -27,11 +27,20 @@ class QueueClosed(Exception):
 class MessageQueue(Generic[T]):
     """FIFO of at most ``max_size`` items (``None``: unbounded) with drain-then-close.
 
+    ``max_size`` may be a ``(high, low)`` pair: once full, a put waits until the
+    queue is down to ``low`` items (default ``high // 4``, as websockets' max_queue),
+    so a reader paused by a slow consumer resumes for a batch, not for every item.
     ``on_drained`` is called once, when the queue is closed and has no item left.
     """
 
-    def __init__(self, max_size: int | None, on_drained: Callable[[], None] | None = None) -> None:
-        self.max_size = max_size
+    def __init__(
+        self,
+        max_size: int | None | tuple[int | None, int | None],
+        on_drained: Callable[[], None] | None = None,
+    ) -> None:
+        high, low = max_size if isinstance(max_size, tuple) else (max_size, None)
+        self.max_size = high
+        self._low = low if low is not None else (high // 4 if high is not None else 0)
         self._items: list[T] = []
         self._head = 0
         self._closed = False
@@ -52,9 +61,10 @@ class MessageQueue(Generic[T]):
 
     async def put(self, item: T, *, bounded: bool = True) -> None:
         """Append ``item``, first waiting for room when ``bounded`` and the queue is full."""
-        while bounded and self.full() and not self._closed:
-            self._space_freed = event = anyio.Event()
-            await event.wait()
+        if bounded and self.full():
+            while self.max_size is not None and len(self) > self._low and not self._closed:
+                self._space_freed = event = anyio.Event()
+                await event.wait()
         self._items.append(item)
         if self._item_arrived is not None:
             self._item_arrived.set()

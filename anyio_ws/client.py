@@ -201,7 +201,8 @@ class connect:
             ``(high, low)``; ``broadcast()`` skips connections above it.
         max_size: Largest incoming message in bytes (``None``: no limit), or a pair
             ``(message_limit, fragment_limit)`` that also bounds each frame.
-        max_queue: Most unread messages before reading pauses (``None``: no limit).
+        max_queue: Most unread messages before reading pauses (``None``: no limit);
+            it resumes at a quarter of that, or give ``(high, low)``.
         max_header_size: Largest handshake response head in bytes.
         logger: Logger to use instead of ``anyio_ws.client``.
         task_group: Where the reader task runs when ``connect()`` is awaited, and
@@ -240,7 +241,7 @@ class connect:
         ping_timeout: float | None = 20,
         write_limit: int | tuple[int, int | None] = 32768,
         max_size: int | None | tuple[int | None, int | None] = 2**20,
-        max_queue: int | None = 16,
+        max_queue: int | None | tuple[int | None, int | None] = 16,
         max_header_size: int = 16384,
         logger: LoggerLike | None = None,
         task_group: anyio.abc.TaskGroup | None = None,
@@ -252,7 +253,7 @@ class connect:
         if self.uri.secure and ssl is None:
             ssl = ssl_module.create_default_context()
         check_limit("max_size", max_size, pair=True)
-        check_limit("max_queue", max_queue)
+        check_limit("max_queue", max_queue, pair=True)
         for name, seconds in [
             ("open_timeout", open_timeout),
             ("close_timeout", close_timeout),

@@ -110,8 +110,9 @@ class Connection:
         request: The opening handshake request.
         response: The opening handshake response.
         max_queue: Most whole messages kept unread before reading pauses (``None``:
-            no limit). Memory is bounded by ``max_queue * max_size``. While the queue
-            is full nothing is read, so pings wait unanswered too.
+            no limit); reading resumes once a quarter are left, or give ``(high, low)``.
+            Memory is bounded by ``max_queue * max_size``. While the queue is full
+            nothing is read, so pings wait unanswered too.
         close_timeout: Seconds to wait for the closing handshake and the transport to
             close before dropping it (``None``: wait forever).
         ping_interval: Seconds between keepalive pings (``None``: no keepalive).
@@ -130,7 +131,7 @@ class Connection:
         request: Request | None = None,
         response: Response | None = None,
         subprotocol: str | None = None,
-        max_queue: int | None = 16,
+        max_queue: int | None | tuple[int | None, int | None] = 16,
         close_timeout: float | None = 10,
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,

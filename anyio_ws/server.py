@@ -416,7 +416,8 @@ class serve:
             ``(high, low)``; ``broadcast()`` skips connections above it.
         max_size: Largest incoming message in bytes (``None``: no limit); 1009 beyond. A pair
             ``(message_limit, fragment_limit)`` also bounds each frame.
-        max_queue: Most unread messages per connection before reading pauses.
+        max_queue: Most unread messages per connection before reading pauses; it
+            resumes at a quarter of that, or give ``(high, low)``.
         max_header_size: Largest handshake request head in bytes.
         reuse_port: Let several processes listen on the same port (``host:port``
             only; ``SO_REUSEPORT``, Linux and BSDs).
@@ -453,7 +454,7 @@ class serve:
         ping_timeout: float | None = 20,
         write_limit: int | tuple[int, int | None] = 32768,
         max_size: int | None | tuple[int | None, int | None] = 2**20,
-        max_queue: int | None = 16,
+        max_queue: int | None | tuple[int | None, int | None] = 16,
         max_header_size: int = 16384,
         reuse_port: bool = False,
         logger: LoggerLike | None = None,
@@ -465,7 +466,7 @@ class serve:
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
         check_limit("max_size", max_size, pair=True)
-        check_limit("max_queue", max_queue)
+        check_limit("max_queue", max_queue, pair=True)
         for name, seconds in [
             ("open_timeout", open_timeout),
             ("close_timeout", close_timeout),

@@ -186,8 +186,8 @@ async def test_messages_received_before_closure_are_returned_first():
 
 
 async def test_max_queue_stops_reading_until_recv():
-    """With max_queue=2 unread messages the reader stops; recv() lets it go on."""
-    async with connection_pair(max_queue=2, buffer=0) as (ws, peer):
+    """With max_queue=(2, 1) the reader stops at 2 unread messages; recv() lets it go on."""
+    async with connection_pair(max_queue=(2, 1), buffer=0) as (ws, peer):
         sent = 0
 
         async def produce() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
+import anyio_ws
 from anyio_ws._queue import MessageQueue, PartialMessage, QueueClosed
 
 
@@ -27,7 +28,7 @@ async def test_fifo_across_compaction() -> None:
 
 async def test_put_waits_when_full_and_resumes_after_get() -> None:
     """A bounded put waits for room; an unbounded put (closing) does not."""
-    queue: MessageQueue[str] = MessageQueue(2)
+    queue: MessageQueue[str] = MessageQueue((2, 1))  # resumes with one item left
     await queue.put("a")
     await queue.put("b")
     done = anyio.Event()
@@ -129,3 +130,41 @@ async def test_aborted_partial_message_wakes_its_waiter() -> None:
         await anyio.wait_all_tasks_blocked()
         partial.abort()
     assert partial.aborted and not partial.complete
+
+
+async def test_a_full_queue_takes_more_only_once_down_to_its_low_mark():
+    """(high, low): a put waiting on a full queue goes on at ``low`` items, not before."""
+    queue: MessageQueue[int] = MessageQueue((4, 1))
+    for item in range(4):
+        await queue.put(item)
+    putting_done = anyio.Event()
+
+    async def put_one() -> None:
+        await queue.put(99)
+        putting_done.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(put_one)
+        for expected in range(3):  # 3, 2, then 1 left: the put waits until then
+            await anyio.wait_all_tasks_blocked()
+            assert not putting_done.is_set()
+            assert await queue.get() == expected
+        await putting_done.wait()
+    assert len(queue) == 2
+
+
+async def test_an_int_bound_resumes_at_a_quarter():
+    queue: MessageQueue[int] = MessageQueue(8)
+    assert (queue.max_size, queue._low) == (8, 2)
+
+
+@pytest.mark.parametrize("value", [(16, 4), (None, None), 16, None])
+async def test_max_queue_pairs_are_accepted_at_the_call(value):
+    anyio_ws.connect("ws://127.0.0.1:1/", max_queue=value)
+    anyio_ws.serve(lambda ws: None, "127.0.0.1", 0, max_queue=value)
+
+
+@pytest.mark.parametrize("value", [(16,), (0, 1), "16", (16, 4, 1)])
+async def test_bad_max_queue_raises_at_the_call(value):
+    with pytest.raises((TypeError, ValueError)):
+        anyio_ws.connect("ws://127.0.0.1:1/", max_queue=value)
