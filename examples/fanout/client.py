@@ -19,7 +19,9 @@ import anyio
 import anyio_ws
 
 
-async def send_numbered(ws: anyio_ws.ClientConnection, sender: str, count: int, interval: float) -> None:
+async def send_numbered(
+    ws: anyio_ws.ClientConnection, sender: str, count: int, interval: float
+) -> None:
     """Send ``count`` numbered messages on ``ws``; stop quietly if it closes."""
     try:
         for seq in range(count):

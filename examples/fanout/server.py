@@ -73,7 +73,9 @@ class Fanout:
                 error = {"type": "error", "error": "not delivered: Redis is unavailable"}
                 await ws.send(json.dumps({**error, "seq": data["seq"]}))
 
-    async def relay(self, pubsub: coredis.patterns.pubsub.PubSub[str], server: anyio_ws.Server) -> None:
+    async def relay(
+        self, pubsub: coredis.patterns.pubsub.PubSub[str], server: anyio_ws.Server
+    ) -> None:
         """Send every message of the channel to every local client; never wait for one."""
         async for message in pubsub:
             if message["type"] != "message":
