@@ -294,3 +294,42 @@ async def test_fanout_over_processes(anyio_backend_name: str) -> None:
         + f"\n  SIGKILL of one process: its {len(lost)} clients reconnected within "
         f"{failover:.2f} s; the other {len(kept)} were never disconnected"
     )
+
+
+async def test_fanout_client_script_and_errors(anyio_backend_name: str) -> None:
+    """client.py sends and prints through a server; bad input gets an error, not a relay."""
+    redis = require_services()
+    errors: list[str] = []
+    async with AsyncExitStack() as stack:
+        redis_port = await stack.enter_async_context(redis_server(redis))
+        background = await stack.enter_async_context(anyio.create_task_group())
+        args = ["examples/fanout/server.py", "--backend", anyio_backend_name, "--port", "0"]
+        server, port, pid = await start_server(
+            stack, background, [*args, "--redis", f"redis://127.0.0.1:{redis_port}"], errors
+        )
+        uri = f"ws://127.0.0.1:{port}/"
+        async with anyio_ws.connect(uri) as ws:
+            assert json.loads(await ws.recv()) == {"type": "hello", "pid": pid}
+            for bad, error in [
+                ("[1]", 'expected {"sender": ..., "seq": ..., ...}'),
+                (b"{}", "send JSON as text, not binary"),
+                ('{"sender": 1, "seq": 1, "type": "hello"}', '"type" is reserved for the server'),
+            ]:
+                await ws.send(bad)
+                assert json.loads(await ws.recv()) == {"type": "error", "error": error}
+            client_args = ["examples/fanout/client.py", "--backend", anyio_backend_name]
+            client_args += ["--uri", uri, "--sender", "me", "--send", "3", "--interval", "0"]
+            async with python_process_within(WAIT, *client_args, "--exit-after", "3") as client:
+                assert await client.wait() == 0, await client.read_stderr()
+                output = await client.read_rest()
+            lines = [json.loads(line) for line in output.splitlines()]
+            assert lines[0] == {"type": "hello", "pid": pid}
+            assert [(m["sender"], m["seq"]) for m in lines[1:]] == [("me", 0), ("me", 1), ("me", 2)]
+            for seq in range(3):  # relayed to the other clients too, unchanged
+                message = json.loads(await ws.recv())
+                assert (message["sender"], message["seq"]) == ("me", seq)
+                assert "t_publish" not in message  # no --timestamps: no stamps
+        server.process.terminate()
+        with anyio.fail_after(WAIT):
+            assert await server.wait() == 0, errors
+        background.cancel_scope.cancel()
