@@ -310,11 +310,12 @@ async def test_fanout_client_script_and_errors(anyio_backend_name: str) -> None:
         uri = f"ws://127.0.0.1:{port}/"
         async with anyio_ws.connect(uri) as ws:
             assert json.loads(await ws.recv()) == {"type": "hello", "pid": pid}
-            for bad, error in [
+            bad_input: list[tuple[str | bytes, str]] = [
                 ("[1]", 'expected {"sender": ..., "seq": ..., ...}'),
                 (b"{}", "send JSON as text, not binary"),
                 ('{"sender": 1, "seq": 1, "type": "hello"}', '"type" is reserved for the server'),
-            ]:
+            ]
+            for bad, error in bad_input:
                 await ws.send(bad)
                 assert json.loads(await ws.recv()) == {"type": "error", "error": error}
             client_args = ["examples/fanout/client.py", "--backend", anyio_backend_name]
