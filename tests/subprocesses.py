@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -93,3 +94,69 @@ async def python_process(*args: str) -> AsyncIterator[Child]:
                 process.kill()
         with anyio.CancelScope(shield=True):
             await process.aclose()
+
+
+@asynccontextmanager
+async def python_process_within(seconds: float, *args: str) -> AsyncIterator[Child]:
+    """Like ``python_process``, but the subprocess may live ``seconds`` instead of TIMEOUT.
+
+    For servers that outlive several steps of a test. The caller reads stderr (or it may
+    fill its pipe and block the child).
+    """
+    process = await anyio.open_process([sys.executable, *args], cwd=ROOT, env=python_env())
+    try:
+        with anyio.fail_after(seconds):
+            yield Child(process)
+    finally:
+        if process.returncode is None:
+            with suppress(ProcessLookupError):  # it may have exited just now
+                process.kill()
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for programs that need a number)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def redis_server(executable: str, seconds: float = 10) -> AsyncIterator[int]:
+    """Run a throwaway ``redis-server`` on a free 127.0.0.1 port; yield the port.
+
+    Nothing is saved to disk. It is ready (answers PING) when this yields, within
+    ``seconds``, and is killed by its PID at exit: never a system-wide service.
+    """
+    port = free_tcp_port()
+    command = [executable, "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no"]
+    process = await anyio.open_process(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with anyio.fail_after(seconds):
+            while not await _redis_pongs(port):
+                if process.returncode is not None:
+                    raise RuntimeError(f"redis-server exited with status {process.returncode}")
+                await anyio.sleep(0.05)
+        yield port
+    finally:
+        if process.returncode is None:
+            with suppress(ProcessLookupError):
+                process.kill()
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
+
+
+async def _redis_pongs(port: int) -> bool:
+    """Whether a Redis server on ``port`` answers PING."""
+    try:
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(b"PING\r\n")
+            reader = BufferedByteReceiveStream(stream)
+            return await reader.receive_until(b"\r\n", 1024) == b"+PONG"
+    except (OSError, anyio.EndOfStream, anyio.IncompleteRead):
+        return False
