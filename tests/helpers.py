@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -289,3 +290,14 @@ async def raw_server(
         group.start_soon(listener.serve, run)
         yield listener.extra(anyio.abc.SocketAttribute.local_port)
         group.cancel_scope.cancel()
+
+
+def is_a_problem(record: logging.LogRecord) -> bool:
+    """A warning of ours, or an error from anyone (asyncio included).
+
+    asyncio's own warnings are left out: in debug mode it warns about any callback
+    slower than 100 ms, which a loaded machine produces with no bug anywhere.
+    """
+    if record.levelno >= logging.ERROR or record.exc_info:
+        return True
+    return record.levelno >= logging.WARNING and record.name.startswith("anyio_ws")

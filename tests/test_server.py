@@ -11,6 +11,7 @@ from helpers import (
     GONE,
     handshake_request,
     headers_of,
+    is_a_problem,
     raw_exchange,
     read_http_head,
     status_of,
@@ -189,7 +190,7 @@ async def test_bad_handshake_gets_an_http_error_and_the_server_goes_on(name, cap
         response = await raw_exchange(server.port, request)
         assert status_of(response) in statuses
         await check_echo(server)
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert not [r for r in caplog.records if is_a_problem(r)]
 
 
 async def test_unsupported_version_lists_version_13():
@@ -344,7 +345,7 @@ async def test_handler_sending_to_a_vanished_client_logs_no_error(caplog):
             await done.wait()
     assert len(outcome) == 1
     assert outcome[0].code == 1006
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert not [r for r in caplog.records if is_a_problem(r)]
 
 
 async def test_cancelling_the_scope_around_serve_closes_clients_with_1001():
