@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["check_limit", "check_seconds", "parse_write_limit", "with_compression"]
+__all__ = [
+    "check_connection_options",
+    "check_limit",
+    "check_seconds",
+    "parse_write_limit",
+    "with_compression",
+]
 
 Factory = TypeVar("Factory")
 
@@ -64,3 +70,26 @@ def check_seconds(name: str, value: float | None) -> None:
         raise TypeError(f"{name} must be a number of seconds or None, not {value!r}")
     if not value > 0:
         raise ValueError(f"{name} must be positive or None, not {value!r}")
+
+
+def check_connection_options(
+    *,
+    max_size: int | None | tuple[int | None, int | None],
+    max_queue: int | None | tuple[int | None, int | None],
+    open_timeout: float | None,
+    close_timeout: float | None,
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    write_limit: int | tuple[int, int | None],
+) -> None:
+    """The checks every connection's options go through, for ``serve()`` and ``connect()``."""
+    check_limit("max_size", max_size, pair=True)
+    check_limit("max_queue", max_queue, pair=True)
+    for name, seconds in [
+        ("open_timeout", open_timeout),
+        ("close_timeout", close_timeout),
+        ("ping_interval", ping_interval),
+        ("ping_timeout", ping_timeout),
+    ]:
+        check_seconds(name, seconds)
+    parse_write_limit(write_limit)

@@ -31,7 +31,7 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
-from ._options import check_limit, check_seconds, parse_write_limit, with_compression
+from ._options import check_connection_options, with_compression
 from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
 from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
 from .connection import Connection
@@ -252,16 +252,15 @@ class connect:
             raise ValueError("ssl= is only for wss:// URIs")
         if self.uri.secure and ssl is None:
             ssl = ssl_module.create_default_context()
-        check_limit("max_size", max_size, pair=True)
-        check_limit("max_queue", max_queue, pair=True)
-        for name, seconds in [
-            ("open_timeout", open_timeout),
-            ("close_timeout", close_timeout),
-            ("ping_interval", ping_interval),
-            ("ping_timeout", ping_timeout),
-        ]:
-            check_seconds(name, seconds)
-        parse_write_limit(write_limit)
+        check_connection_options(
+            max_size=max_size,
+            max_queue=max_queue,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            write_limit=write_limit,
+        )
         _check_transport(sock, stream, unix_path)
         self.sock = sock
         self.stream = stream

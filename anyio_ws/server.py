@@ -31,7 +31,7 @@ import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket, open_accepted
-from ._options import check_limit, check_seconds, parse_write_limit, with_compression
+from ._options import check_connection_options, with_compression
 from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
 from ._sync import Flag
 from .connection import Connection
@@ -465,16 +465,15 @@ class serve:
         _check_transport(host, port, sock, listener, reuse_port)
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
-        check_limit("max_size", max_size, pair=True)
-        check_limit("max_queue", max_queue, pair=True)
-        for name, seconds in [
-            ("open_timeout", open_timeout),
-            ("close_timeout", close_timeout),
-            ("ping_interval", ping_interval),
-            ("ping_timeout", ping_timeout),
-        ]:
-            check_seconds(name, seconds)
-        parse_write_limit(write_limit)
+        check_connection_options(
+            max_size=max_size,
+            max_queue=max_queue,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            write_limit=write_limit,
+        )
         validate_origins(origins)
         if subprotocols is not None:
             validate_subprotocols(subprotocols)
