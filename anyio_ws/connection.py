@@ -163,9 +163,10 @@ class Connection:
         """Round-trip time of the last ping answered, in seconds."""
 
         protocol.stream_fragments = True  # recv_streaming() needs fragments as they come
-        self._messages: MessageQueue[Data | PartialMessage] = MessageQueue(
-            max_queue, self._on_messages_drained
-        )
+        self._messages: MessageQueue[Data | PartialMessage] = MessageQueue(max_queue)
+        self._message_in_hand = False
+        """A receive call handed out a message (or a fragment of one) and its task has
+        not asked for the next one yet: the work on it is under way."""
         self._incoming: PartialMessage | None = None
         """The fragmented message the reader is receiving, until its last fragment."""
         self._send_lock = SendLock()
@@ -233,6 +234,7 @@ class Connection:
         if self._recv_in_progress:
             raise ConcurrencyError("another task is already in recv() or recv_streaming()")
         self._recv_in_progress = True
+        self._next_message_asked()
         try:
             message = self._messages.get_nowait()
             if message is None:
@@ -241,6 +243,7 @@ class Connection:
                 message = await self._assemble(message)
             if decode is not None:
                 message = await self._convert(message, decode)  # type: ignore[arg-type]
+            self._message_in_hand = True
             return message  # type: ignore[return-value]
         except QueueClosed:
             raise self._closed_exception() from None
@@ -816,6 +819,7 @@ class Connection:
             self._fragments_sent.set()  # senders waiting for fragments see the closure
             self._fragments_sent = None
         self._messages.close()
+        self._check_all_taken()
         for waiter in self._pending_pings.values():
             waiter._abandon()
         self._pending_pings.clear()
@@ -823,8 +827,18 @@ class Connection:
     async def _after_closed(self) -> None:
         """Hook for subclasses, run in the reader task once the connection is closed."""
 
-    def _on_messages_drained(self) -> None:
-        """Hook for subclasses: the queue is closed and every message was read."""
+    def _next_message_asked(self) -> None:
+        """A receive call starts: the message handed out before is no longer in hand."""
+        self._message_in_hand = False
+        if self._closed.is_set():
+            self._check_all_taken()
+
+    def _check_all_taken(self) -> None:
+        if not self._message_in_hand and self._messages.closed and not len(self._messages):
+            self._all_messages_taken()
+
+    def _all_messages_taken(self) -> None:
+        """Hook for subclasses: closed, every message taken, and none is still in hand."""
 
     # ------------------------------------------------------------- helpers
 
@@ -904,6 +918,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
         if connection._recv_in_progress:
             raise ConcurrencyError("another task is already in recv() or recv_streaming()")
         connection._recv_in_progress = True
+        connection._next_message_asked()
         try:
             item = connection._messages.get_nowait()
             if item is None:
@@ -923,6 +938,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
             return await self._take(item)
         self._state = _DONE
         connection._recv_in_progress = False
+        connection._message_in_hand = True
         self._text = type(item) is str
         return await self._converted(item, True)  # type: ignore[arg-type]
 
@@ -933,6 +949,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
         while not partial.has_parts():
             if partial.aborted:
                 self._release()
+                connection._next_message_asked()  # nothing more will come of this one
                 raise connection._closed_exception()
             try:
                 await partial.wait()
@@ -944,6 +961,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
 
     async def _take(self, partial: PartialMessage) -> Any:
         fragment = partial.take()
+        self._connection._message_in_hand = True
         fin = partial.complete and not partial.has_parts()
         if fin:
             self._state = _DONE

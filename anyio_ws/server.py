@@ -2,8 +2,10 @@
 
 Each accepted connection owns a task group with two members: the connection's reader
 and the handler. When the connection is over (closing handshake done, peer gone,
-protocol error, server shutdown) the handler's scope is cancelled as soon as it has read
-every message that had arrived, and ``close_timeout`` seconds later at the latest; a
+protocol error, server shutdown) the handler's scope is cancelled once it has taken
+every message that had arrived and holds none (a message is in hand from the moment a
+receive call gives it out until the same task asks for the next one), and
+``close_timeout`` seconds later at the latest; a
 task waiting in ``recv()``, ``send()`` or ``wait_closed()`` then gets
 ``ConnectionClosed`` rather than a bare cancellation. So a handler never outlives its
 connection, and no message that was accepted is lost.
@@ -98,14 +100,15 @@ class ServerConnection(Connection):
             return
         await super().close(code, reason)
 
-    def _on_messages_drained(self) -> None:
+    def _all_messages_taken(self) -> None:
         self._handler_may_stop.set()
 
     def _handler_finished(self) -> None:
         self._handler_may_stop.set()
 
     async def _after_closed(self) -> None:
-        """Cancel the handler once it read everything, or after ``close_timeout``."""
+        """Cancel the handler once it took every message and holds none, or after
+        ``close_timeout``."""
         with anyio.move_on_after(self.close_timeout if self.close_timeout is not None else 1e9):
             await self._handler_may_stop.wait()
         if self._release_scope is not None:

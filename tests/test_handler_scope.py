@@ -193,6 +193,126 @@ class TestCancellation:
                 await cancelled.wait()
         assert 0.3 <= cancelled_after[0] < 3
 
+    async def test_work_on_the_last_message_is_not_cut_short(self) -> None:
+        """`async for msg in ws: await work(msg)` completes every message, then ends quietly."""
+        saved: list[str] = []
+        outcome: list[str] = []
+        done = anyio.Event()
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            try:
+                async for message in ws:
+                    if message == "0":
+                        await ws.wait_closed()  # the peer is gone while this one is in hand
+                    for _ in range(3):  # stands for `await db.save(message)`
+                        await anyio.lowlevel.checkpoint()
+                    saved.append(str(message))
+                outcome.append("returned")
+            except BaseException as exc:
+                outcome.append(type(exc).__name__)
+                raise
+            finally:
+                done.set()
+
+        async with running(handler, max_queue=64, close_timeout=30) as server:
+            async with anyio_ws.connect(uri(server)) as ws:
+                for n in range(50):
+                    await ws.send(str(n))
+            with anyio.fail_after(5):  # far sooner than close_timeout
+                await done.wait()
+        assert saved == [str(n) for n in range(50)]
+        assert outcome == ["returned"]
+
+    async def test_a_single_message_in_hand_is_finished(self) -> None:
+        """The issue's example: one message, a handler that works on it after the peer left."""
+        saved: list[object] = []
+        done = anyio.Event()
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            try:
+                message = await ws.recv()
+                await ws.wait_closed()
+                await anyio.lowlevel.checkpoint()
+                saved.append(message)
+            finally:
+                done.set()
+
+        async with running(handler, close_timeout=30) as server:
+            async with anyio_ws.connect(uri(server)) as ws:
+                await ws.send("order #1")
+            with anyio.fail_after(5):
+                await done.wait()
+        assert saved == ["order #1"]
+
+    async def test_streamed_message_in_hand_is_finished(self) -> None:
+        """A message read with recv_streaming() stays in hand after its last fragment."""
+        saved: list[str] = []
+        done = anyio.Event()
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            try:
+                fragments = [str(f) async for f in ws.recv_streaming()]
+                await ws.wait_closed()
+                await anyio.lowlevel.checkpoint()
+                saved.append("".join(fragments))
+            finally:
+                done.set()
+
+        async with running(handler, close_timeout=30) as server:
+            async with anyio_ws.connect(uri(server)) as ws:
+                await ws.send(["a", "b", "c"])
+            with anyio.fail_after(5):
+                await done.wait()
+        assert saved == ["abc"]
+
+    async def test_message_held_forever_is_cancelled_at_close_timeout(self) -> None:
+        """A handler that keeps a message in hand and blocks is cancelled by close_timeout."""
+        cancelled = anyio.Event()
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            await ws.recv()
+            try:
+                await anyio.Event().wait()
+            except anyio.get_cancelled_exc_class():
+                cancelled.set()
+                raise
+
+        async with running(handler, close_timeout=0.2) as server:
+            async with anyio_ws.connect(uri(server)) as ws:
+                await ws.send("held")
+            with anyio.fail_after(5):
+                await cancelled.wait()
+
+    async def test_reader_back_in_recv_releases_the_handler(self) -> None:
+        """Once the reading task asks for the next message, the rest of the handler is cancelled."""
+        cancelled = anyio.Event()
+        closed_by: list[type[BaseException]] = []
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            async def reader() -> None:
+                message = await ws.recv()
+                await ws.wait_closed()
+                assert message == "x"
+                try:
+                    await ws.recv()
+                except anyio_ws.ConnectionClosed as exc:
+                    closed_by.append(type(exc))
+
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(reader)
+                    await anyio.Event().wait()  # unrelated: only cancellation ends this
+            except anyio.get_cancelled_exc_class():
+                cancelled.set()
+                raise
+
+        async with running(handler, close_timeout=30) as server:
+            async with anyio_ws.connect(uri(server)) as ws:
+                await ws.send("x")
+            with anyio.fail_after(5):
+                await cancelled.wait()
+        assert closed_by == [anyio_ws.ConnectionClosedOK]
+
     async def test_task_in_recv_sees_connection_closed(self) -> None:
         """A child task waiting in recv() gets ConnectionClosed, not a bare cancellation."""
         seen: list[type[BaseException]] = []
