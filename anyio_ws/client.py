@@ -59,8 +59,12 @@ class ClientConnection(Connection):
     """A connection opened by ``connect()``.
 
     Unlike a server handler, the code using it is never cancelled when the peer
-    closes: operations raise ``ConnectionClosed`` instead.
+    closes: operations raise ``ConnectionClosed`` instead. When the scope it lives in
+    is cancelled, it still closes with 1000 (shielded, within ``close_timeout``).
     """
+
+    def _close_code_when_cancelled(self) -> int | None:
+        return 1000
 
 
 CreateClientConnection = Callable[..., ClientConnection]

@@ -670,9 +670,19 @@ class Connection:
                 return
 
     async def run(self) -> None:
-        """Read until the connection is over; never raises. Run in the connection's group."""
+        """Read until the connection is over; never raises. Run in the connection's group.
+
+        Cancelled from outside (its owner's scope was cancelled) while the connection is
+        open, it first runs the closing handshake with ``_close_code_when_cancelled()``,
+        shielded and bounded by ``close_timeout``, then lets the cancellation through.
+        """
         try:
-            await self._read_frames()
+            try:
+                await self._read_frames()
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    await self._close_when_cancelled()
+                raise
         except Exception as exc:
             self.logger.exception("unexpected error in the connection reader")
             self._transport_error = self._transport_error or exc
@@ -680,6 +690,24 @@ class Connection:
             with anyio.CancelScope(shield=True):
                 await self._finish()
         await self._after_closed()
+
+    def _close_code_when_cancelled(self) -> int | None:
+        """The close code to send when the reader is cancelled; ``None``: drop the transport."""
+        return None
+
+    async def _close_when_cancelled(self) -> None:
+        code = self._close_code_when_cancelled()
+        if code is None or self.protocol.state is not State.OPEN:
+            return
+        with anyio.move_on_after(_timeout(self.close_timeout)):
+            try:
+                async with self._send_lock:
+                    if self.protocol.state is State.OPEN:
+                        self.protocol.send_close(code)
+                    await self._write_pending()
+            except ConnectionClosed:
+                return
+            await self._read_frames()  # until the peer's close frame, or close_timeout
 
     async def _read_frames(self) -> None:
         protocol = self.protocol
