@@ -38,13 +38,13 @@ async def test_cancelled_async_with_sends_close_1000_every_time():
         for round_ in range(ROUNDS):
             in_recv = anyio.Event()
 
-            async def client() -> None:
+            async def client(in_recv: anyio.Event) -> None:
                 async with anyio_ws.connect(uri) as ws:
                     in_recv.set()
                     await ws.recv()
 
             async with anyio.create_task_group() as tg:
-                tg.start_soon(client)
+                tg.start_soon(client, in_recv)
                 await in_recv.wait()
                 for _ in range(round_ % 5):  # vary where the cancellation lands
                     await anyio.lowlevel.checkpoint()
