@@ -62,13 +62,18 @@ class MessageQueue(Generic[T]):
     async def put(self, item: T, *, bounded: bool = True) -> None:
         """Append ``item``, first waiting for room when ``bounded`` and the queue is full."""
         if bounded and self.full():
-            while self.max_size is not None and len(self) > self._low and not self._closed:
-                self._space_freed = event = anyio.Event()
-                await event.wait()
+            await self.wait_for_room()
         self._items.append(item)
         if self._item_arrived is not None:
             self._item_arrived.set()
             self._item_arrived = None
+
+    async def wait_for_room(self) -> None:
+        """Wait, as a bounded ``put()`` would, until the queue has room for one more."""
+        if self.full():
+            while self.max_size is not None and len(self) > self._low and not self._closed:
+                self._space_freed = event = anyio.Event()
+                await event.wait()
 
     async def get(self) -> T:
         """Take the oldest item, waiting for one; raise ``QueueClosed`` once drained."""

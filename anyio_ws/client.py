@@ -13,6 +13,7 @@ The stream under the handshake comes from one of: TCP (the default), a proxy
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
@@ -21,7 +22,15 @@ import ssl as ssl_module
 import traceback
 import urllib.parse
 import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from contextlib import suppress
 from numbers import Real
 from types import TracebackType
@@ -298,7 +307,8 @@ class connect:
         self.task_group = task_group
         self._own_group: anyio.abc.TaskGroup | None = None
         self._connection: ClientConnection | None = None
-        self._iterator: _Reconnecting | weakref.ref[_Reconnecting] | None = None
+        self._iterator: weakref.ref[_Reconnecting] | None = None
+        self._loop: AsyncGenerator[ClientConnection, None] | None = None
 
     # --------------------------------------------------------- entry points
 
@@ -332,27 +342,41 @@ class connect:
         await self._connection.close()
         await self._own_group.__aexit__(None, None, None)
 
-    def __aiter__(self) -> _Reconnecting:
+    def __aiter__(self) -> AsyncIterator[ClientConnection]:
         if self.sock is not None or self.stream is not None:
             raise TypeError(
                 "reconnecting needs a new transport each time: not with sock= or stream="
             )
-        iterator = _Reconnecting(self)
-        # With task_group=, a weak reference: dropping the iterator must release its
-        # connection (see _Reconnecting). Without, aclose() must still find it.
-        self._iterator = weakref.ref(iterator) if self.task_group is not None else iterator
-        return iterator
+        if self.task_group is not None:
+            iterator = _Reconnecting(self)
+            # A weak reference: dropping the iterator must release its connection.
+            self._iterator = weakref.ref(iterator)
+            return iterator
+        # Without a task group each connection runs inline (no task, no scope held
+        # across the body), and an async generator gets the event loop's finalizer:
+        # a loop left by break, return or an exception closes its connection (1000)
+        # when the generator is dropped, with nothing for the user to write. The
+        # generator works on a copy of this object, so that holding it here makes no
+        # cycle: a bare loop's generator is dropped (and finalized) as soon as the
+        # loop is left, while `aclosing(connect(...))` keeps it for aclose().
+        self._loop = _connections(_Reconnecting(copy.copy(self)))
+        return self._loop
 
     async def aclose(self) -> None:
         """End the iteration: close the current connection and let its tasks finish."""
-        iterator = self._iterator() if isinstance(self._iterator, weakref.ref) else self._iterator
+        if self._loop is not None:
+            await self._loop.aclose()
+        iterator = self._iterator() if self._iterator is not None else None
         if iterator is not None:
             await iterator.aclose()
 
     # ------------------------------------------------------------- opening
 
-    async def _open(self, task_group: anyio.abc.TaskGroup) -> ClientConnection:
-        """Connect, run the handshake within ``open_timeout``, start the reader."""
+    async def _open(self, task_group: anyio.abc.TaskGroup | None) -> ClientConnection:
+        """Connect, run the handshake within ``open_timeout``, start the reader.
+
+        Without a task group the connection runs inline: it has no task of its own.
+        """
         with anyio.fail_after(self.open_timeout):
             stream, handshake, response = await self._handshake_following_redirects()
         protocol = Protocol(
@@ -376,7 +400,10 @@ class connect:
             write_limit=self.write_limit,
             logger=self.logger,
         )
-        connection.start(task_group)
+        if task_group is None:
+            connection.start_inline()
+        else:
+            connection.start(task_group)
         return connection
 
     async def _handshake_following_redirects(
@@ -482,22 +509,21 @@ class _Lease:
 
 
 class _Reconnecting:
-    """``async for ws in connect(...)``: one task group per connection.
+    """``async for ws in connect(...)``: one connection after another.
 
-    ``__anext__`` closes the previous connection and lets its group end, then opens
-    the next one in a new group, retrying with back-off; ``aclose()`` ends it all.
+    ``__anext__`` closes the previous connection, then opens the next one, retrying
+    with back-off; ``aclose()`` ends it all.
 
-    Without ``task_group=``, each group is entered by ``__anext__`` in the loop's own
-    task and exited by the next ``__anext__`` or by ``aclose()``, in that task too:
-    leaving the loop early therefore needs ``aclose()`` (``contextlib.aclosing``).
-    With ``task_group=``, each connection is held by a task in that group, which
-    closes it when released: by the next step, by ``aclose()``, or when the iterator
-    is dropped after a ``break`` (a finalizer), so a bare loop is safe too.
+    With ``task_group=``, each connection is held by a task in that group (in a task
+    group of its own), which closes it when released: by the next step, by
+    ``aclose()``, or when the iterator is dropped after a ``break`` (a finalizer).
+    Without, each connection runs inline (``Connection.start_inline``): no task and
+    no cancel scope outlives a call, so the loop's body can be left at any point and
+    the connection closed from any task (see ``_connections``).
     """
 
     def __init__(self, connector: connect) -> None:
         self._connector = connector
-        self._group: anyio.abc.TaskGroup | None = None
         self._lease: _Lease | None = None
         self._connection: ClientConnection | None = None
         self._finished = False
@@ -527,13 +553,6 @@ class _Reconnecting:
         self._finished = True
         await self._release()
 
-    def __del__(self) -> None:
-        if self._group is not None:  # a loop left without aclose(): say why things break
-            self._connector.logger.error(
-                "async for ws in connect(...) was left without aclose(): its task group "
-                "was never exited; pass task_group= or wrap it in contextlib.aclosing()"
-            )
-
     async def _attempt(self) -> ClientConnection:
         task_group = self._connector.task_group
         if task_group is not None:
@@ -544,15 +563,8 @@ class _Reconnecting:
             weakref.finalize(self, lease.release)
             self._lease, self._connection = lease, connection
             return connection
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        try:
-            connection = await self._connector._open(group)
-        except BaseException:
-            await group.__aexit__(None, None, None)
-            raise
-        self._group, self._connection = group, connection
-        return connection
+        self._connection = await self._connector._open(None)
+        return self._connection
 
     def _retry_delay(self, exc: Exception, delays: Iterator[float]) -> float:
         """The delay before the next attempt; raises what should end the loop."""
@@ -578,17 +590,23 @@ class _Reconnecting:
         return float(delay)
 
     async def _release(self) -> None:
-        group, lease, connection = self._group, self._lease, self._connection
-        self._group = self._lease = self._connection = None
+        lease, connection = self._lease, self._connection
+        self._lease = self._connection = None
         if lease is not None:
             lease.release()
             with anyio.CancelScope(shield=True):  # closing is bounded by close_timeout
                 await lease.done.wait()
-        if group is not None and connection is not None:
-            try:
-                await connection.close()
-            finally:
-                await group.__aexit__(None, None, None)
+        elif connection is not None:
+            await connection.close()
+
+
+async def _connections(iterator: _Reconnecting) -> AsyncGenerator[ClientConnection, None]:
+    """The connections of ``iterator``, closing the last one when the loop is left."""
+    try:
+        async for connection in iterator:
+            yield connection
+    finally:
+        await iterator.aclose()
 
 
 async def _hold_connection(

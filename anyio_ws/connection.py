@@ -85,7 +85,7 @@ class PongWaiter:
     async def wait(self) -> float:
         """Wait for the pong; return the round-trip time in seconds."""
         try:
-            await self._done.wait()
+            await self._connection._wait_for(self._done)
         except anyio.get_cancelled_exc_class():
             self._connection._raise_if_released()
             raise
@@ -176,6 +176,10 @@ class Connection:
         self._transport_error: BaseException | None = None
         self._release_scope: anyio.CancelScope | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._inline = False
+        """No reader task: the calls that wait for the peer read for themselves."""
+        self._read_lock: anyio.Lock | None = None
+        self._close_deadline: float | None = None
         self._keepalive_scope: anyio.CancelScope | None = None
         self._sending_fragments = False
         """True while ``send()`` writes a fragmented message: other messages wait for it
@@ -238,7 +242,7 @@ class Connection:
         try:
             message = self._messages.get_nowait()
             if message is None:
-                message = await self._messages.get()
+                message = await self._next_in_queue()
             if type(message) is PartialMessage:
                 message = await self._assemble(message)
             if decode is not None:
@@ -274,6 +278,18 @@ class Connection:
         returns the message after it. Raises as ``recv()`` does.
         """
         return MessageStream(self, decode)
+
+    async def _next_in_queue(self) -> Data | PartialMessage:
+        """Wait for the next message; inline, read the stream until one arrives."""
+        if not self._inline:
+            return await self._messages.get()
+        while True:
+            message = self._messages.get_nowait()
+            if message is not None:
+                return message
+            if self._messages.closed:
+                raise QueueClosed
+            await self._read_inline(wait_for_room=False)
 
     async def _assemble(self, partial: PartialMessage) -> Data:
         """Wait for the last fragment of ``partial``; give it back to the queue if cancelled."""
@@ -618,20 +634,82 @@ class Connection:
                 # Once closing, messages are queued without bound (see _read_frames): a
                 # reader waiting for room in a full queue must go on, to see the close.
                 self._messages.unbound()
-                await self._closed.wait()
+                await self._wait_until_closed(wait_for_room=False)
             if not self._closed.is_set():
                 await abort(self.stream)
-                await self._closed.wait()
+                await self._wait_until_closed(wait_for_room=False)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed, transport included."""
         try:
-            await self._closed.wait()
+            await self._wait_until_closed()
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()
             raise
 
     # ------------------------------------------------------ the reader task
+
+    def start_inline(self) -> None:
+        """Run without tasks: ``recv()``, ``close()``, ``wait_closed()`` and pong waiters
+        read the stream themselves, so the connection holds no task group.
+
+        For ``async for ws in connect(uri)`` without a task group, whose body may be
+        left at any point. What it gives up: no keepalive; the peer's pings are only
+        answered while a call reads; ``recv_streaming()`` yields whole messages;
+        ``broadcast()`` skips the connection.
+        """
+        self._inline = True
+        self.protocol.stream_fragments = False
+
+    async def _wait_until_closed(self, *, wait_for_room: bool = True) -> None:
+        await self._wait_for(self._closed, wait_for_room=wait_for_room)
+
+    async def _wait_for(self, event: Flag | anyio.Event, *, wait_for_room: bool = True) -> None:
+        """Wait for ``event``; inline, read the stream until it is set."""
+        if not self._inline:
+            await event.wait()
+            return
+        while not event.is_set():
+            await self._read_inline(wait_for_room=wait_for_room)
+
+    async def _read_inline(self, *, wait_for_room: bool) -> None:
+        """Read and process one chunk, for a call waiting on the peer (inline mode).
+
+        With ``wait_for_room``, first wait until the queue has room (as the reader
+        task pauses): only ``recv()``, which takes messages, and ``close()`` read on
+        regardless. What was read is processed whole, shielded, so that a cancelled
+        call loses no message.
+        """
+        if self._read_lock is None:
+            self._read_lock = anyio.Lock()
+        async with self._read_lock:
+            protocol = self.protocol
+            if self._closed.is_set():
+                return
+            # Frames that came behind the handshake were parsed when the protocol was
+            # built: their events and replies come first.
+            if await self._process_inline():
+                return
+            if wait_for_room:
+                await self._messages.wait_for_room()
+            if protocol.close_expected() and self._close_deadline is None:
+                self._close_deadline = anyio.current_time() + _timeout(self.close_timeout)
+            await self._receive_into_protocol(self._close_deadline)
+            await self._process_inline()
+
+    async def _process_inline(self) -> bool:
+        """Queue the protocol's events, write its replies; whether anything happened."""
+        protocol = self.protocol
+        with anyio.CancelScope(shield=True):
+            events = protocol.events_received()
+            await self._dispatch(events, bounded=False)
+            # Whoever holds the send lock writes the replies before releasing it.
+            if _is_closed(protocol) or not self._send_lock.locked():
+                await self._flush_replies()
+            if _is_closed(protocol):
+                await self._finish()
+                return True
+        return bool(events)
 
     def start(self, task_group: anyio.abc.TaskGroup) -> None:
         """Start the reader (and the keepalive, if on) in the connection's task group."""
@@ -721,21 +799,15 @@ class Connection:
         while protocol.state is not State.CLOSED:
             if protocol.close_expected() and close_deadline is None:
                 close_deadline = anyio.current_time() + _timeout(self.close_timeout)
-            try:
-                if close_deadline is None:
+            if close_deadline is None:
+                try:
                     data = await receive(_RECEIVE_SIZE)
+                except TRANSPORT_ERRORS as exc:
+                    self._transport_failed(exc)
                 else:
-                    with anyio.fail_after(close_deadline - anyio.current_time()):
-                        data = await receive(_RECEIVE_SIZE)
-            except TimeoutError:
-                await abort(self.stream)
-                protocol.receive_eof()
-            except TRANSPORT_ERRORS as exc:
-                if not isinstance(exc, anyio.EndOfStream):
-                    self._transport_error = self._transport_error or exc
-                protocol.receive_eof()
+                    protocol.receive_data(data)
             else:
-                protocol.receive_data(data)
+                await self._receive_into_protocol(close_deadline)
             if _is_closed(protocol) or not self._send_lock.locked():
                 await self._flush_replies()
             # Whoever holds the send lock writes the replies before releasing it.
@@ -746,11 +818,37 @@ class Connection:
                 else:
                     await self._dispatch(events)
 
-    async def _dispatch(self, events: list[Any]) -> None:
+    async def _receive_into_protocol(self, close_deadline: float | None) -> None:
+        """Receive one chunk and feed it to the protocol: data, EOF, or a transport error.
+
+        Past ``close_deadline`` (the peer did not finish the closing handshake in time)
+        the transport is dropped.
+        """
+        try:
+            with anyio.fail_after(
+                None if close_deadline is None else close_deadline - anyio.current_time()
+            ):
+                data = await self.stream.receive(_RECEIVE_SIZE)
+        except TimeoutError:
+            await abort(self.stream)
+            self.protocol.receive_eof()
+        except TRANSPORT_ERRORS as exc:
+            self._transport_failed(exc)
+        else:
+            self.protocol.receive_data(data)
+
+    def _transport_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, anyio.EndOfStream):
+            self._transport_error = self._transport_error or exc
+        self.protocol.receive_eof()
+
+    async def _dispatch(self, events: list[Any], *, bounded: bool = True) -> None:
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
-                await self._messages.put(event.data, bounded=self.protocol.state is State.OPEN)
+                await self._messages.put(
+                    event.data, bounded=bounded and self.protocol.state is State.OPEN
+                )
             elif kind is TextFragment or kind is BinaryFragment:
                 await self._fragment_received(event.data, event.fin)
             elif kind is PongReceived:
@@ -950,7 +1048,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
         try:
             item = connection._messages.get_nowait()
             if item is None:
-                item = await connection._messages.get()
+                item = await connection._next_in_queue()
         except QueueClosed:
             connection._recv_in_progress = False
             self._state = _DONE
