@@ -148,12 +148,11 @@ class connect:
 
         ws = await anyio_ws.connect("ws://127.0.0.1:8765/", task_group=tg)
 
-        async for ws in anyio_ws.connect(uri, task_group=tg):   # reconnects
+        async for ws in anyio_ws.connect(uri):                  # reconnects
             ...
 
-        async with contextlib.aclosing(anyio_ws.connect(uri)) as connections:
-            async for ws in connections:                          # reconnects
-                ...
+        async for ws in anyio_ws.connect(uri, task_group=tg):   # with keepalive
+            ...
 
     Leaving the ``async with`` block closes the connection with 1000. Awaiting needs
     ``task_group=``; the connection's reader runs there until the connection closes.
@@ -161,12 +160,14 @@ class connect:
     Iterating yields a new connection each time: the previous one is closed with 1000
     when the loop asks for the next. An attempt that fails with an error that
     ``process_exception`` calls retryable is logged at INFO and tried again after the
-    next delay of ``reconnect_delays``; other errors end the loop. Each connection has
-    a task group of its own. With ``task_group=``, a task in that group holds it, and
-    leaving the loop in any way (``break``, an exception, a cancellation) closes the
-    connection. Without, the group is entered in the loop's own task (Python calls
-    nothing when a loop is left early), so a loop that can end early must be wrapped
-    in ``contextlib.aclosing(...)``; one that only ends on an error needs nothing.
+    next delay of ``reconnect_delays``; other errors end the loop, which can be left
+    in any way (``break``, ``return``, an exception, a cancellation). With
+    ``task_group=``, a task in that group holds each connection with its reader and
+    keepalive, and leaving the loop closes it at once. Without, each connection runs
+    inline (no task of its own: ``recv()``, ``close()``, ``wait_closed()`` and ping
+    waiters read the socket; no keepalive, pings answered only while they run), and
+    the loop's async generator closes it when dropped, or at once inside
+    ``contextlib.aclosing(...)``.
 
     Redirects (301, 302, 303, 307, 308 with ``Location``) are followed, relative
     locations resolved against the current URI, up to ``MAX_REDIRECTS`` within
