@@ -48,6 +48,8 @@ class MessageQueue(Generic[T]):
         self._drained_reported = False
         self._item_arrived: anyio.Event | None = None
         self._space_freed: anyio.Event | None = None
+        self._dropping_when_full = False
+        self._dropping_all = False
 
     def __len__(self) -> int:
         return len(self._items) - self._head
@@ -59,19 +61,37 @@ class MessageQueue(Generic[T]):
     def full(self) -> bool:
         return self.max_size is not None and len(self) >= self.max_size
 
-    async def put(self, item: T, *, bounded: bool = True) -> None:
-        """Append ``item``, first waiting for room when ``bounded`` and the queue is full."""
-        if bounded and self.full():
-            await self.wait_for_room()
+    async def put(self, item: T, *, bounded: bool = True) -> bool:
+        """Append ``item``; return whether it was kept.
+
+        When the queue is full, a ``bounded`` put first waits for room, an unbounded one
+        appends all the same. Once ``drop_when_full()`` was called, an item that finds
+        the queue full is dropped instead; after ``drop_all()``, every item is.
+        """
+        if self._dropping_all:
+            return False
+        if self.full():
+            if self._dropping_when_full:
+                return False
+            if bounded:
+                await self.wait_for_room()
+                if self._dropping_all:
+                    return False
+                # Woken by drop_when_full(): this one was read already; keep it.
         self._items.append(item)
         if self._item_arrived is not None:
             self._item_arrived.set()
             self._item_arrived = None
+        return True
 
     async def wait_for_room(self) -> None:
         """Wait, as a bounded ``put()`` would, until the queue has room for one more."""
         if self.full():
-            while self.max_size is not None and len(self) > self._low and not self._closed:
+            while (
+                self.max_size is not None
+                and len(self) > self._low
+                and not (self._closed or self._dropping_when_full or self._dropping_all)
+            ):
                 self._space_freed = event = anyio.Event()
                 await event.wait()
 
@@ -115,9 +135,21 @@ class MessageQueue(Generic[T]):
             self._report_drained()
         return item
 
-    def unbound(self) -> None:
-        """Drop the bound: a put waiting for room goes through (the transport is gone)."""
-        self.max_size = None
+    def drop_when_full(self) -> None:
+        """From now on, drop what finds the queue full rather than wait for room.
+
+        For a connection that is closing: its reader must go on reading, to see the
+        peer's close frame, without the queue growing past its bound.
+        """
+        self._dropping_when_full = True
+        self._wake_putter()
+
+    def drop_all(self) -> None:
+        """From now on, drop every item: nobody will take them."""
+        self._dropping_all = True
+        self._wake_putter()
+
+    def _wake_putter(self) -> None:
         if self._space_freed is not None:
             self._space_freed.set()
             self._space_freed = None

@@ -340,6 +340,7 @@ class connect:
         tb: TracebackType | None,
     ) -> None:
         assert self._own_group is not None and self._connection is not None
+        self._connection._reading_over()
         await self._connection.close()
         await self._own_group.__aexit__(None, None, None)
 

@@ -324,6 +324,7 @@ class Connection:
 
         With ``wait``, also wait (within the same bound) until it is closed.
         """
+        self._messages.drop_when_full()
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(_timeout(self.close_timeout)):
                 try:
@@ -617,6 +618,9 @@ class Connection:
         Closing an already closed connection does nothing. Safe to call from a
         cancelled scope: the handshake runs shielded, bounded by the timeout.
         """
+        # Messages that still fit in the queue are kept for recv(); the others are
+        # dropped, so that the reader goes on to the peer's close frame.
+        self._messages.drop_when_full()
         with anyio.CancelScope(shield=True):
             # The timeout covers the write too: a peer that stops reading, or another
             # task's send() stuck on a full buffer, must not block close() for ever.
@@ -631,9 +635,6 @@ class Connection:
                         await self._write_pending()  # also replies the reader left to us
                 except ConnectionClosed:
                     pass  # the transport broke; the reader sees it and finishes
-                # Once closing, messages are queued without bound (see _read_frames): a
-                # reader waiting for room in a full queue must go on, to see the close.
-                self._messages.unbound()
                 await self._wait_until_closed(wait_for_room=False)
             if not self._closed.is_set():
                 await abort(self.stream)
@@ -814,7 +815,7 @@ class Connection:
             events = protocol.events_received()
             if events:
                 if len(events) == 1 and type(events[0]) in _MESSAGE_TYPES:
-                    await messages.put(events[0].data, bounded=protocol.state is State.OPEN)  # type: ignore[union-attr]
+                    await messages.put(events[0].data)  # type: ignore[union-attr]
                 else:
                     await self._dispatch(events)
 
@@ -846,9 +847,7 @@ class Connection:
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
-                await self._messages.put(
-                    event.data, bounded=bounded and self.protocol.state is State.OPEN
-                )
+                await self._messages.put(event.data, bounded=bounded)
             elif kind is TextFragment or kind is BinaryFragment:
                 await self._fragment_received(event.data, event.fin)
             elif kind is PongReceived:
@@ -861,7 +860,8 @@ class Connection:
             # A fragmented message starts: it takes one slot, however many fragments.
             partial = self._incoming = PartialMessage(text=isinstance(data, str))
             partial.add(data, fin)
-            await self._messages.put(partial, bounded=self.protocol.state is State.OPEN)
+            if not await self._messages.put(partial):
+                partial.drop()  # nobody will read it: drop its fragments as they come
         else:
             partial.add(data, fin)
         if fin:
@@ -952,6 +952,11 @@ class Connection:
 
     async def _after_closed(self) -> None:
         """Hook for subclasses, run in the reader task once the connection is closed."""
+
+    def _reading_over(self) -> None:
+        """Nobody will read any more (the handler or the client's block is over):
+        what arrives from now on is dropped instead of queued."""
+        self._messages.drop_all()
 
     def _next_message_asked(self) -> None:
         """A receive call starts: the message handed out before is no longer in hand."""

@@ -104,6 +104,7 @@ class ServerConnection(Connection):
         self._handler_may_stop.set()
 
     def _handler_finished(self) -> None:
+        self._reading_over()
         self._handler_may_stop.set()
 
     async def _after_closed(self) -> None:
