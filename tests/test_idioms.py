@@ -22,8 +22,6 @@ from helpers import memory_stream_pair
 import anyio_ws
 from anyio_ws import Server, ServerConnection
 
-pytestmark = pytest.mark.usefixtures("anyio_backend")
-
 
 async def echo(ws: ServerConnection) -> None:
     async for message in ws:
