@@ -191,11 +191,11 @@ async def interactive_client(uri: str, *, stdin: TextIO, console: Console) -> in
 def _one_line(exc: BaseException) -> str:
     """The exception's message on one line, or its type when it has none.
 
-    anyio wraps the refusal of the only address tried in "All connection attempts
-    failed", and the backends word socket errors differently ("Connect call failed"):
-    for a system error, say what the OS says ("Connection refused").
+    An ``OSError`` without an errno may wrap one that has it (anyio's "All connection
+    attempts failed"), and the backends word socket errors differently ("Connect call
+    failed"): for a system error, say what the OS says ("Connection refused").
     """
-    if isinstance(exc, OSError) and isinstance(exc.__cause__, OSError):
+    if isinstance(exc, OSError) and not exc.errno and isinstance(exc.__cause__, OSError):
         exc = exc.__cause__
     if isinstance(exc, OSError) and exc.errno and not isinstance(exc, socket.gaierror):
         return os.strerror(exc.errno)

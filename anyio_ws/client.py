@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import ssl as ssl_module
+import sys
 import traceback
 import urllib.parse
 import weakref
@@ -26,6 +27,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
+    Coroutine,
     Generator,
     Iterable,
     Iterator,
@@ -42,6 +44,7 @@ from anyio.abc import ByteStream
 
 from ._options import check_connection_options, with_compression
 from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
+from ._startable import Startable
 from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
@@ -52,6 +55,9 @@ from .core.protocol import Protocol, Side
 from .core.uri import WebSocketURI, parse_uri
 from .exceptions import InvalidMessage, InvalidStatus, SecurityError
 from .typing import LoggerLike
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
 
@@ -138,7 +144,7 @@ def process_exception(exc: Exception) -> Exception | None:
     return exc
 
 
-class connect:
+class connect(Startable):
     """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://``).
 
     ::
@@ -148,6 +154,8 @@ class connect:
 
         ws = await anyio_ws.connect("ws://127.0.0.1:8765/", task_group=tg)
 
+        ws = await tg.start(anyio_ws.connect, "ws://127.0.0.1:8765/")   # trio style
+
         async for ws in anyio_ws.connect(uri):                  # reconnects
             ...
 
@@ -156,6 +164,9 @@ class connect:
 
     Leaving the ``async with`` block closes the connection with 1000. Awaiting needs
     ``task_group=``; the connection's reader runs there until the connection closes.
+    ``task_group.start(connect, uri)`` returns the connection too, held by the task
+    it starts until the connection is closed; cancelling the group closes it with
+    1000. Keyword options go through ``functools.partial(anyio_ws.connect, ...)``.
 
     Iterating yields a new connection each time: the previous one is closed with 1000
     when the loop asks for the next. An attempt that fails with an error that
@@ -226,6 +237,8 @@ class connect:
         TypeError, ValueError: at the call, for arguments that cannot work
             (``InvalidURI`` and ``InvalidProxy`` are ``ValueError`` s as well).
         ImportError: a SOCKS proxy without python-socks installed.
+        ConnectionRefusedError: nothing listens there, on either backend (trio's
+            ``OSError("All connection attempts failed")`` is its ``__cause__``).
     """
 
     def __init__(
@@ -320,6 +333,27 @@ class connect:
                 "run in a scope you own; or use `async with connect(...) as ws:`"
             )
         return self._open(self.task_group).__await__()
+
+    def _run_started(
+        self, task_status: anyio.abc.TaskStatus[ClientConnection]
+    ) -> Coroutine[Any, Any, None]:
+        """For ``task_group.start(connect, uri)`` (see ``Startable``)."""
+        if self.task_group is not None:
+            raise TypeError(
+                "task_group.start(connect, ...) runs the connection in the task it "
+                "starts: leave task_group= out"
+            )
+        return self._hold(task_status)
+
+    async def _hold(self, task_status: anyio.abc.TaskStatus[ClientConnection]) -> None:
+        """Open the connection, hand it to ``task_group.start``, keep it until closed.
+
+        Cancelling the caller's group closes it with 1000: the cancelled reader runs
+        the closing handshake itself (see ``ClientConnection``).
+        """
+        async with self as connection:
+            task_status.started(connection)
+            await connection.wait_closed()
 
     async def __aenter__(self) -> ClientConnection:
         group = anyio.create_task_group()
@@ -461,7 +495,21 @@ class connect:
         return stream, handshake, response
 
     async def _open_stream(self, uri: WebSocketURI) -> ByteStream:
-        """The byte stream to the server, TLS included for ``wss://``."""
+        """The byte stream to the server, TLS included for ``wss://``.
+
+        A refused connection raises ``ConnectionRefusedError`` on both backends, as
+        websockets users expect: anyio says ``OSError("All connection attempts
+        failed")`` on trio, with the refusals as its cause.
+        """
+        try:
+            return await self._connect_stream(uri)
+        except OSError as exc:
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
+
+    async def _connect_stream(self, uri: WebSocketURI) -> ByteStream:
         ssl = self.ssl if self.ssl is not None else _default_tls(uri)
         hostname = self.server_hostname if uri.host == self.uri.host else None
         hostname = hostname or uri.host
@@ -721,6 +769,27 @@ def _check_delays(delays: object) -> ReconnectDelays:
 
 def _fresh_delays(delays: ReconnectDelays) -> Iterable[float]:
     return delays() if callable(delays) else delays
+
+
+def _refusal(exc: OSError) -> ConnectionRefusedError | None:
+    """A ``ConnectionRefusedError`` for an ``OSError`` that only wraps refusals, else None.
+
+    anyio's ``connect_tcp`` tries every address and raises ``OSError`` from the one
+    refusal, or from an ``ExceptionGroup`` of them.
+    """
+    if isinstance(exc, ConnectionRefusedError):
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        refused, rest = cause.split(ConnectionRefusedError)
+        if refused is None or rest is not None:
+            return None
+        cause = refused
+        while isinstance(cause, BaseExceptionGroup):
+            cause = cause.exceptions[0]
+    if not isinstance(cause, ConnectionRefusedError):
+        return None
+    return ConnectionRefusedError(cause.errno, cause.strerror or str(cause))
 
 
 def _default_tls(uri: WebSocketURI) -> ssl_module.SSLContext | None:

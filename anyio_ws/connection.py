@@ -776,8 +776,10 @@ class Connection:
 
     async def _close_when_cancelled(self) -> None:
         code = self._close_code_when_cancelled()
-        if code is None or self.protocol.state is not State.OPEN:
+        if code is None or self.protocol.state is State.CLOSED:
             return
+        # Open: send the close frame. Closing already (close() sent it): the peer's
+        # answer is still to be read, or the connection would end as 1006.
         with anyio.move_on_after(_timeout(self.close_timeout)):
             try:
                 async with self._send_lock:

@@ -34,6 +34,7 @@ from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket, open_accepted
 from ._options import check_connection_options, with_compression
+from ._startable import Startable
 from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
 from ._sync import Flag
 from .connection import Connection
@@ -357,7 +358,7 @@ class Server:
             scope.cancel()
 
 
-class serve:
+class serve(Startable):
     """Start a WebSocket server on ``host:port``; use it as an async context manager.
 
     Instead of ``host:port`` it can serve on a listening socket of yours (``sock=``)
@@ -372,13 +373,20 @@ class serve:
     or, trio style, inside your own task group (returns once listening)::
 
         server = await task_group.start(anyio_ws.serve(handler, "127.0.0.1", 0))
+        server = await task_group.start(anyio_ws.serve, handler, "127.0.0.1", 0)
+
+    The second form is trio's ``serve_tcp`` and trio-websocket's ``serve_websocket``
+    one; keyword options go through ``functools.partial(anyio_ws.serve, ...)``.
 
     Leaving the block (or cancelling it) stops accepting, closes every connection with
     1001, gives handlers ``close_timeout`` seconds, cancels the rest, and returns with
     no task left behind.
 
     Args:
-        handler: ``async def handler(ws)``, or ``(ws, path)`` in the classic form.
+        handler: ``async def handler(ws)``, or ``(ws, path)`` in the classic form: an
+            async function or method, a ``functools.partial`` of one, or an object
+            with an ``async def __call__``. Anything else is a ``TypeError`` here
+            rather than a failure on every connection.
         host: Interface to listen on; ``None`` listens on all of them.
         port: TCP port; ``0`` picks a free one (see ``Server.port``).
         sock: A bound TCP socket to serve on instead of ``host:port`` (``listen()``
@@ -464,8 +472,6 @@ class serve:
         logger: LoggerLike | None = None,
         task_group: anyio.abc.TaskGroup | None = None,
     ) -> None:
-        if not callable(handler):
-            raise TypeError("handler must be an async callable")
         _check_transport(host, port, sock, listener, reuse_port)
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
@@ -488,6 +494,7 @@ class serve:
         ]:
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, not {type(hook).__name__}")
+        self._pass_path = _check_handler(handler)
         self.handler = handler
         self.host = host
         self.port = port
@@ -515,7 +522,6 @@ class serve:
         self.listener = listener
         self.task_group = task_group
         self.logger: LoggerLike = logger or server_logger
-        self._pass_path = _takes_path(handler)
         self._server_group: anyio.abc.TaskGroup | None = None
         self._server: Server | None = None
 
@@ -567,10 +573,17 @@ class serve:
     async def __call__(
         self, *, task_status: anyio.abc.TaskStatus[Server] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Run until closed or cancelled; for ``await task_group.start(serve(...))``."""
+        """Run until closed or cancelled; for ``await task_group.start(serve(...))``.
+
+        ``await task_group.start(serve, handler, host, port)`` runs it too.
+        """
         async with self as server:
             task_status.started(server)
             await server.serve_forever()
+
+    def _run_started(self, task_status: anyio.abc.TaskStatus[Server]) -> Coroutine[Any, Any, None]:
+        """For ``task_group.start(serve, handler, host, port)`` (see ``Startable``)."""
+        return self(task_status=task_status)
 
     # ------------------------------------------------------ one connection
 
@@ -849,6 +862,7 @@ class unix_serve(serve):
             await server.serve_forever()
 
         server = await task_group.start(anyio_ws.unix_serve(handler, "/run/app.sock"))
+        server = await task_group.start(anyio_ws.unix_serve, handler, "/run/app.sock")
 
     Give ``path`` (an existing socket file there is replaced, as anyio does; ours is
     removed when the server stops) or ``sock=``, a bound ``AF_UNIX`` socket, which the
@@ -1037,15 +1051,75 @@ def _reject_options(function: str, options: dict[str, Any], names: Sequence[str]
             raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
 
 
-def _takes_path(handler: Handler) -> bool:
-    """Whether ``handler`` is the classic ``(ws, path)`` form."""
+_HANDLER_FORMS = "async def handler(ws) or async def handler(ws, path)"
+
+
+def _check_handler(handler: object) -> bool:
+    """Refuse now a handler that would fail on every connection; whether it takes ``path``.
+
+    Accepted: coroutine functions, bound async methods, ``functools.partial`` of them,
+    objects with an ``async def __call__``, and a plain function that wraps a
+    coroutine function with ``functools.wraps``. Refused: what is not callable, a plain
+    ``def`` (it would even run before failing) or an async generator, and a signature
+    that can be called neither as ``(ws)`` nor as ``(ws, path)``. A callable whose
+    signature cannot be read (a class, a builtin) is taken on trust.
+    """
+    if not callable(handler):
+        raise TypeError(f"handler must be {_HANDLER_FORMS}, not {handler!r}")
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    if not inspect.iscoroutinefunction(handler):
+        function = _python_function(handler)
+        if function is not None and not inspect.iscoroutinefunction(inspect.unwrap(function)):
+            kind = (
+                "an async generator function"
+                if inspect.isasyncgenfunction(function)
+                else "a plain function (def), not async def"
+            )
+            raise TypeError(f"handler must be {_HANDLER_FORMS}; {name} is {kind}")
     try:
-        parameters = inspect.signature(handler).parameters.values()
+        signature = inspect.signature(handler)
     except (TypeError, ValueError):
         return False
+    if not _accepts(signature, 1) and not _accepts(signature, 2):
+        raise TypeError(
+            f"handler must be {_HANDLER_FORMS}; {name}{signature} can be called "
+            "neither with (ws) nor with (ws, path)"
+        )
+    return _takes_path(signature)
+
+
+def _python_function(handler: object) -> Callable[..., Any] | None:
+    """The Python function a call to ``handler`` runs, if there is one to judge.
+
+    ``None`` for a class (calling it builds an object) and for what is not written
+    in Python (a builtin, a C extension's callable): those are not refused.
+    """
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    if isinstance(handler, type):
+        return None
+    if inspect.ismethod(handler):
+        handler = handler.__func__
+    if inspect.isfunction(handler):
+        return handler
+    call = inspect.getattr_static(type(handler), "__call__", None)
+    return call if inspect.isfunction(call) else None
+
+
+def _accepts(signature: inspect.Signature, count: int) -> bool:
+    """Whether ``count`` positional arguments, and nothing else, fit ``signature``."""
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
+
+
+def _takes_path(signature: inspect.Signature) -> bool:
+    """Whether the handler is the classic ``(ws, path)`` form: two required positionals."""
     positional = [
         p
-        for p in parameters
+        for p in signature.parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
     return len(positional) >= 2

@@ -1,11 +1,13 @@
 """An echo server and a client talking to it, in one process.
 
-Run ``python examples/echo.py`` for asyncio, add ``--backend trio`` for trio.
+Run ``python examples/echo.py`` for asyncio, add ``--backend trio`` for trio (which
+``pip install -e '.[trio]'`` installs).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import anyio
 
@@ -32,7 +34,22 @@ async def main() -> None:
         print(f"client closed with code {ws.close_code}")
 
 
+def check_backend(backend: str) -> None:
+    """Exit with a clear message, not anyio's ``LookupError``, when trio is missing."""
+    if backend != "trio":
+        return
+    try:
+        import trio  # noqa: F401
+    except ImportError:
+        sys.exit(
+            "examples/echo.py: --backend trio needs trio, which is not installed here; "
+            "install it with: pip install -e '.[trio]'"
+        )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
-    anyio.run(main, backend=parser.parse_args().backend)
+    backend = parser.parse_args().backend
+    check_backend(backend)
+    anyio.run(main, backend=backend)

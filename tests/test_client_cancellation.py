@@ -33,6 +33,7 @@ class CloseCodes:
 async def test_cancelled_async_with_sends_close_1000_every_time():
     """A task cancelled inside `async with connect() as ws: await ws.recv()` closes with 1000."""
     server_side = CloseCodes(ROUNDS)
+    clients: list[anyio_ws.ClientConnection] = []
     async with anyio_ws.serve(server_side, "127.0.0.1", 0) as server:
         uri = f"ws://127.0.0.1:{server.port}/"
         for round_ in range(ROUNDS):
@@ -40,6 +41,7 @@ async def test_cancelled_async_with_sends_close_1000_every_time():
 
             async def client(in_recv: anyio.Event) -> None:
                 async with anyio_ws.connect(uri) as ws:
+                    clients.append(ws)
                     in_recv.set()
                     await ws.recv()
 
@@ -52,6 +54,8 @@ async def test_cancelled_async_with_sends_close_1000_every_time():
         with anyio.fail_after(10):
             await server_side.all_seen.wait()
     assert server_side.codes == [1000] * ROUNDS
+    # The server's answer was read too: the closing handshake completed on both sides.
+    assert [ws.close_code for ws in clients] == [1000] * ROUNDS
 
 
 async def test_cancelled_task_group_of_an_awaited_connection_sends_close_1000():
@@ -66,6 +70,7 @@ async def test_cancelled_task_group_of_an_awaited_connection_sends_close_1000():
                     await anyio.lowlevel.checkpoint()
                 tg.cancel_scope.cancel()
             assert ws.state is anyio_ws.State.CLOSED
+            assert ws.close_code == 1000
         with anyio.fail_after(10):
             await server_side.all_seen.wait()
     assert server_side.codes == [1000] * ROUNDS

@@ -106,12 +106,16 @@ async def test_serve_and_connect_keepalive_end_to_end():
     assert latencies and latencies[0] > 0
 
 
+async def ignore(ws: anyio_ws.ServerConnection) -> None:
+    """A handler for tests that only build a server."""
+
+
 @pytest.mark.parametrize("value", [(1, 2), "big", (-1, None), True])
 async def test_a_bad_write_limit_raises_at_the_call(value):
     with pytest.raises((TypeError, ValueError)):
         anyio_ws.connect("ws://127.0.0.1:1/", write_limit=value)
     with pytest.raises((TypeError, ValueError)):
-        anyio_ws.serve(lambda ws: None, "127.0.0.1", 0, write_limit=value)
+        anyio_ws.serve(ignore, "127.0.0.1", 0, write_limit=value)
 
 
 @pytest.mark.parametrize("option", ["ping_interval", "ping_timeout"])
@@ -120,4 +124,4 @@ async def test_a_bad_keepalive_setting_raises_at_the_call(option, value):
     with pytest.raises((TypeError, ValueError)):
         anyio_ws.connect("ws://127.0.0.1:1/", **{option: value})
     with pytest.raises((TypeError, ValueError)):
-        anyio_ws.serve(lambda ws: None, "127.0.0.1", 0, **{option: value})
+        anyio_ws.serve(ignore, "127.0.0.1", 0, **{option: value})

@@ -158,10 +158,14 @@ async def test_an_int_bound_resumes_at_a_quarter():
     assert (queue.max_size, queue._low) == (8, 2)
 
 
+async def ignore(ws: anyio_ws.ServerConnection) -> None:
+    """A handler for tests that only build a server."""
+
+
 @pytest.mark.parametrize("value", [(16, 4), (None, None), 16, None])
 async def test_max_queue_pairs_are_accepted_at_the_call(value):
     anyio_ws.connect("ws://127.0.0.1:1/", max_queue=value)
-    anyio_ws.serve(lambda ws: None, "127.0.0.1", 0, max_queue=value)
+    anyio_ws.serve(ignore, "127.0.0.1", 0, max_queue=value)
 
 
 @pytest.mark.parametrize("value", [(16,), (0, 1), "16", (16, 4, 1)])
