@@ -26,7 +26,13 @@ from anyio.abc import ByteStream
 from ._streams import abort, open_tcp, wrap_tls
 from .core.http import Headers, Response
 from .core.uri import WebSocketURI
-from .exceptions import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus, ProxyError
+from .exceptions import (
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
+    ProxyError,
+    shorten,
+)
 
 __all__ = ["Proxy", "check_socks_support", "get_proxy", "open_tunnel", "parse_proxy"]
 
@@ -37,13 +43,23 @@ _MAX_RESPONSE_HEAD = 16384
 
 @dataclass(frozen=True)
 class Proxy:
-    """A parsed proxy URI: ``host`` is lower case, ``port`` always set."""
+    """A parsed proxy URI: ``host`` is lower case, ``port`` always set.
+
+    The repr shows the password as ``***``, as reprs end up in logs.
+    """
 
     scheme: str
     host: str
     port: int
     username: str | None = None
     password: str | None = None
+
+    def __repr__(self) -> str:
+        password = None if self.password is None else "***"
+        return (
+            f"Proxy(scheme={self.scheme!r}, host={self.host!r}, port={self.port!r}, "
+            f"username={self.username!r}, password={password!r})"
+        )
 
     @property
     def is_socks(self) -> bool:
@@ -171,7 +187,9 @@ async def _http_connect(
         try:
             event = http.next_event()
         except h11.RemoteProtocolError as exc:
-            raise InvalidProxyMessage(f"invalid HTTP response from proxy: {exc}") from exc
+            raise InvalidProxyMessage(
+                f"invalid HTTP response from proxy: {shorten(str(exc))}"
+            ) from exc
         if event is h11.NEED_DATA:
             try:
                 data = await stream.receive()

@@ -117,7 +117,8 @@ class Close:
         name = _CLOSE_CODE_NAMES.get(self.code)
         if name is None:
             name = "private use" if 3000 <= self.code <= 4999 else "unknown"
-        reason = f" ({self.reason})" if self.reason else ""
+        # repr: a peer's reason may hold newlines, and would forge log lines.
+        reason = f" {self.reason!r}" if self.reason else ""
         return f"{self.code} ({name}){reason}"
 
 
