@@ -559,7 +559,8 @@ class ClientHandshake:
     The request is built at once, in ``request``; ``data_to_send()`` gives its bytes.
 
     Args:
-        uri: where to connect; gives ``Host``, the request path and ``Authorization``.
+        uri: where to connect; gives ``Host``, the request path and ``Authorization``
+            (unless ``additional_headers`` has one: it wins).
         origin: the ``Origin`` header, if any.
         extensions: factories making extension offers, in order of preference; several
             factories with the same name make several offers.
@@ -572,8 +573,7 @@ class ClientHandshake:
         max_body_size: the largest error response body read; ``None`` for no limit.
 
     Raises:
-        ValueError: the URI has user info and ``additional_headers`` an
-            ``Authorization`` too; a header HTTP cannot carry.
+        h11.LocalProtocolError: a header HTTP cannot carry (CR or LF in a value).
     """
 
     def __init__(
@@ -609,20 +609,16 @@ class ClientHandshake:
         self._body = bytearray()
 
     def _request_headers(self, origin: str | None, additional: HeadersLike | None) -> Headers:
-        """Build the request's headers; refuse two sources of ``Authorization``.
+        """Build the request's headers, with one ``Authorization`` at most.
 
-        Sending the URI's credentials and an ``Authorization`` of ``additional_headers``
-        side by side leaves the server to guess (most take the first, some refuse), and
-        silently dropping either would hide a mistake: this is a ``ValueError``.
+        An ``Authorization`` in ``additional_headers`` replaces the one the URI's user
+        info makes, as a header given to curl replaces curl's own: it is the more
+        deliberate of the two, and two values would leave the server to guess.
         """
         additional = None if additional is None else Headers(additional)
         headers = Headers([("Host", self.uri.host_header)])
-        if self.uri.user_info is not None:
-            if additional is not None and "Authorization" in additional:
-                raise ValueError(
-                    "the URI has user info and additional_headers has an Authorization "
-                    "header: give the credentials one way only"
-                )
+        explicit = additional is not None and "Authorization" in additional
+        if self.uri.user_info is not None and not explicit:
             headers["Authorization"] = _basic_auth(self.uri.user_info)
         if origin is not None:
             headers["Origin"] = origin

@@ -1290,10 +1290,11 @@ def test_send_response_refuses_control_characters_in_headers(header: tuple[str, 
 
 
 @pytest.mark.parametrize("name", ["Authorization", "authorization"])
-def test_request_refuses_two_authorizations(name: str) -> None:
-    """User info in the URI and an Authorization header is a ValueError, not two headers."""
-    with pytest.raises(ValueError, match="Authorization"):
-        client("ws://user:pass@example.com/", additional_headers={name: "Bearer token"})
+def test_request_sends_one_authorization(name: str) -> None:
+    """With user info in the URI and an Authorization header, only the header is sent."""
+    handshake = client("ws://user:pass@example.com/", additional_headers={name: "Bearer t"})
+    assert handshake.request.headers.get_all("Authorization") == ["Bearer t"]
+    assert b"Basic" not in handshake.data_to_send()
 
 
 def test_request_authorization_one_way() -> None:
