@@ -24,9 +24,11 @@ import h11
 from anyio.abc import ByteStream
 
 from ._streams import abort, open_tcp, wrap_tls
+from .core.handshake import check_head
 from .core.http import Headers, Response
 from .core.uri import WebSocketURI
 from .exceptions import (
+    InvalidMessage,
     InvalidProxy,
     InvalidProxyMessage,
     InvalidProxyStatus,
@@ -197,6 +199,10 @@ async def _http_connect(
                 data = b""
             http.receive_data(data)
         elif isinstance(event, h11.Response):
+            try:  # the bounds of a handshake's head: a proxy is a peer too
+                check_head(event, _MAX_RESPONSE_HEAD)
+            except InvalidMessage as exc:
+                raise InvalidProxyMessage(f"invalid HTTP response from proxy: {exc}") from exc
             break
         elif isinstance(event, h11.ConnectionClosed):
             raise InvalidProxyMessage("proxy closed the connection before answering CONNECT")

@@ -20,6 +20,7 @@ from anyio_ws import (
     ConnectionClosed,
     InvalidMessage,
     InvalidProxy,
+    InvalidProxyMessage,
     Request,
     Response,
     Server,
@@ -112,6 +113,20 @@ async def test_client_refuses_a_header_flood() -> None:
     async with raw_server(flood) as port:
         with anyio.fail_after(5), pytest.raises(InvalidMessage, match="more than 128 headers"):
             await anyio_ws.connect(f"ws://127.0.0.1:{port}/", proxy=None).__aenter__()
+
+
+async def test_client_refuses_a_proxy_header_flood() -> None:
+    """A proxy answering CONNECT with 200 headers is an InvalidProxyMessage."""
+
+    async def flood(stream: anyio.abc.SocketStream) -> None:
+        await read_http_head(stream)
+        await stream.send(b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 200 + b"\r\n")
+        await stream.receive()
+
+    async with raw_server(flood) as port:
+        with anyio.fail_after(5), pytest.raises(InvalidProxyMessage, match="128 headers"):
+            async with anyio_ws.connect("ws://example.com/", proxy=f"http://127.0.0.1:{port}"):
+                pass
 
 
 # ------------------------------------------------------- header injection (7)

@@ -68,6 +68,7 @@ __all__ = [
     "ServerHandshake",
     "UnsupportedVersion",
     "accept_key",
+    "check_head",
     "generate_key",
     "validate_origins",
 ]
@@ -143,7 +144,7 @@ def _from_h11_headers(event: h11.Request | h11.InformationalResponse | h11.Respo
     return Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
 
 
-def _check_head(
+def check_head(
     event: h11.Request | h11.InformationalResponse | h11.Response, max_size: int
 ) -> None:
     """Bound a parsed head: its size, its number of headers, each line's length.
@@ -374,7 +375,7 @@ class ServerHandshake:
 
     def _check_request(self, event: h11.Request) -> Request:
         self._head_request = event.method == b"HEAD"
-        _check_head(event, self.max_header_size)
+        check_head(event, self.max_header_size)
         if event.http_version != b"1.1":
             raise InvalidMessage(
                 f"unsupported HTTP version: {event.http_version.decode()}",
@@ -684,7 +685,7 @@ class ClientHandshake:
         while True:
             event = self._h11.next_event()
             if isinstance(event, (h11.InformationalResponse, h11.Response)):
-                _check_head(event, self.max_header_size)
+                check_head(event, self.max_header_size)
             if isinstance(event, h11.InformationalResponse):
                 if event.status_code == 101:
                     return _response_head(event)
