@@ -247,8 +247,8 @@ class TestClose:
         assert Close(1001, "à").serialize() == b"\x03\xe9\xc3\xa0"
 
     def test_str(self) -> None:
-        """str() names the code and adds the reason, quoted."""
-        assert str(Close(1000, "done")) == "1000 (normal closure) 'done'"
+        """str() names the code and adds the reason."""
+        assert str(Close(1000, "done")) == "1000 (normal closure) (done)"
         assert str(Close(4000)) == "4000 (private use)"
         assert str(Close(2000)) == "2000 (unknown)"
 
@@ -269,7 +269,7 @@ class TestFrameStr:
     def test_close(self) -> None:
         """A close frame shows its code and reason."""
         frame = Frame(Opcode.CLOSE, Close(1001, "bye").serialize())
-        assert str(frame) == "CLOSE 1001 (going away) 'bye' [5 bytes]"
+        assert str(frame) == "CLOSE 1001 (going away) (bye) [5 bytes]"
 
     def test_close_reason_cannot_forge_log_lines(self) -> None:
         """A peer's close reason shows its newlines escaped, in str(Close) and the DEBUG line."""
@@ -278,7 +278,8 @@ class TestFrameStr:
         frame = Frame(Opcode.CLOSE, close.serialize())
         for text in (str(close), str(frame)):
             assert "\n" not in text and "\r" not in text and "\x1b" not in text
-        assert str(close) == "1000 (normal closure) 'bye\\nINFO forged line\\r\\x1b[31m'"
+        assert str(close) == "1000 (normal closure) (bye\\nINFO forged line\\r\\x1b[31m)"
+        assert str(Close(1000, "café ok")) == "1000 (normal closure) (café ok)"
 
     @pytest.mark.parametrize("payload", [b"\x03", b"\x03\xe7", b"\x03\xe8\xff", b"\x00\x00abc"])
     def test_invalid_close_does_not_raise(self, payload: bytes) -> None:
