@@ -24,9 +24,17 @@ import h11
 from anyio.abc import ByteStream
 
 from ._streams import abort, open_tcp, wrap_tls
+from .core.handshake import check_head
 from .core.http import Headers, Response
 from .core.uri import WebSocketURI
-from .exceptions import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus, ProxyError
+from .exceptions import (
+    InvalidMessage,
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
+    ProxyError,
+    shorten,
+)
 
 __all__ = ["Proxy", "check_socks_support", "get_proxy", "open_tunnel", "parse_proxy"]
 
@@ -37,13 +45,23 @@ _MAX_RESPONSE_HEAD = 16384
 
 @dataclass(frozen=True)
 class Proxy:
-    """A parsed proxy URI: ``host`` is lower case, ``port`` always set."""
+    """A parsed proxy URI: ``host`` is lower case, ``port`` always set.
+
+    The repr shows the password as ``***``, as reprs end up in logs.
+    """
 
     scheme: str
     host: str
     port: int
     username: str | None = None
     password: str | None = None
+
+    def __repr__(self) -> str:
+        password = None if self.password is None else "***"
+        return (
+            f"Proxy(scheme={self.scheme!r}, host={self.host!r}, port={self.port!r}, "
+            f"username={self.username!r}, password={password!r})"
+        )
 
     @property
     def is_socks(self) -> bool:
@@ -171,7 +189,9 @@ async def _http_connect(
         try:
             event = http.next_event()
         except h11.RemoteProtocolError as exc:
-            raise InvalidProxyMessage(f"invalid HTTP response from proxy: {exc}") from exc
+            raise InvalidProxyMessage(
+                f"invalid HTTP response from proxy: {shorten(str(exc))}"
+            ) from exc
         if event is h11.NEED_DATA:
             try:
                 data = await stream.receive()
@@ -179,6 +199,10 @@ async def _http_connect(
                 data = b""
             http.receive_data(data)
         elif isinstance(event, h11.Response):
+            try:  # the bounds of a handshake's head: a proxy is a peer too
+                check_head(event, _MAX_RESPONSE_HEAD)
+            except InvalidMessage as exc:
+                raise InvalidProxyMessage(f"invalid HTTP response from proxy: {exc}") from exc
             break
         elif isinstance(event, h11.ConnectionClosed):
             raise InvalidProxyMessage("proxy closed the connection before answering CONNECT")

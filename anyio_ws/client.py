@@ -53,7 +53,7 @@ from .core.handshake import ClientHandshake
 from .core.http import Headers, HeadersLike, Response
 from .core.protocol import Protocol, Side
 from .core.uri import WebSocketURI, parse_uri
-from .exceptions import InvalidMessage, InvalidStatus, SecurityError
+from .exceptions import InvalidMessage, InvalidStatus, SecurityError, redact_uri
 from .typing import LoggerLike
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -462,14 +462,14 @@ class connect(Startable):
 
     def _check_redirect(self, old: WebSocketURI, new_string: str) -> WebSocketURI:
         new = parse_uri(new_string)
+        # A relative location keeps the user info of the URI it is resolved against.
+        shown = redact_uri(new_string)
         if old.secure and not new.secure:
-            raise SecurityError(f"cannot follow redirect to non-secure URI {new_string}")
+            raise SecurityError(f"cannot follow redirect to non-secure URI {shown}")
         if self.sock is not None or self.stream is not None:
-            raise ValueError(f"cannot follow redirect to {new_string} over sock= or stream=")
+            raise ValueError(f"cannot follow redirect to {shown} over sock= or stream=")
         if self.unix_path is not None and _origin(new) != _origin(old):
-            raise ValueError(
-                f"cannot follow cross-origin redirect to {new_string} on a Unix socket"
-            )
+            raise ValueError(f"cannot follow cross-origin redirect to {shown} on a Unix socket")
         return new
 
     async def _handshake(

@@ -72,6 +72,33 @@ __all__ = [
 ]
 
 
+def redact_uri(uri: str) -> str:
+    """``uri`` with the password of its user info, if any, shown as ``***``.
+
+    Messages and reprs go to logs and tracebacks; credentials must not. The authority
+    ends at the first ``/``, ``?`` or ``#`` (RFC 3986 section 3.2); the user info at
+    its last ``@``, as urllib reads it. ``uri`` need not be valid.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    end = min((i for i in map(rest.find, "/?#") if i != -1), default=len(rest))
+    user_info, at, host = rest[:end].rpartition("@")
+    if not at or ":" not in user_info:
+        return uri
+    user = user_info.partition(":")[0]
+    return f"{scheme}://{user}:***@{host}{rest[end:]}"
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters with ``...``: a peer's header in a message.
+
+    A message goes into a log line and into the body of an HTTP error; a 16 KiB
+    value sent by a client belongs in neither.
+    """
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class WebSocketException(Exception):
     """Base class of every exception anyio_ws raises on purpose."""
 
@@ -132,12 +159,15 @@ class InvalidHandshake(WebSocketException):
 
 
 class InvalidURI(InvalidHandshake):
-    """The URI is not a valid ``ws://`` or ``wss://`` URI."""
+    """The URI is not a valid ``ws://`` or ``wss://`` URI.
+
+    The message shows a password as ``***``; ``uri`` keeps it, as given.
+    """
 
     def __init__(self, uri: str, msg: str) -> None:
         self.uri = uri
         self.msg = msg
-        super().__init__(f"{uri} isn't a valid URI: {msg}")
+        super().__init__(f"{redact_uri(uri)} isn't a valid URI: {msg}")
 
 
 class InvalidMessage(InvalidHandshake):
@@ -167,7 +197,7 @@ class InvalidHeader(InvalidHandshake):
         elif value == "":
             message = f"empty {name} header"
         else:
-            message = f"invalid {name} header: {value}"
+            message = f"invalid {name} header: {shorten(value)}"
         super().__init__(message)
 
 
@@ -177,7 +207,7 @@ class InvalidHeaderFormat(InvalidHeader):
     def __init__(self, name: str, error: str, header: str, pos: int) -> None:
         self.error = error
         self.pos = pos
-        super().__init__(name, f"{error} at {pos} in {header}")
+        super().__init__(name, f"{error} at {pos} in {shorten(header)}")
 
 
 class InvalidHeaderValue(InvalidHeader):
@@ -252,12 +282,15 @@ class InvalidProxyStatus(ProxyError):
 
 
 class InvalidProxy(WebSocketException, ValueError):
-    """A proxy URI that cannot be used: a ``ValueError`` too, as any bad argument."""
+    """A proxy URI that cannot be used: a ``ValueError`` too, as any bad argument.
+
+    The message shows a password as ``***``; ``proxy`` keeps it, as given.
+    """
 
     def __init__(self, proxy: str, msg: str) -> None:
         self.proxy = proxy
         self.msg = msg
-        super().__init__(f"{proxy} isn't a valid proxy: {msg}")
+        super().__init__(f"{redact_uri(proxy)} isn't a valid proxy: {msg}")
 
 
 class ProtocolError(WebSocketException):

@@ -44,7 +44,7 @@ from .core.handshake import OriginPattern, ServerHandshake, validate_origins
 from .core.headers import validate_subprotocols
 from .core.http import Request, Response
 from .core.protocol import Protocol, Side, State
-from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
+from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, shorten
 from .typing import LoggerLike
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -803,14 +803,21 @@ class serve(Startable):
         status: int,
         failure: InvalidHandshake | None,
     ) -> None:
-        """One INFO line, in the manner of an access log, for a handshake answered in HTTP."""
+        """One INFO line, in the manner of an access log, for a handshake answered in HTTP.
+
+        What the client sent is cut short: the path to 100 characters and the reason
+        to 300, and the query string is left out (``?...``): WebSocket clients in
+        browsers cannot send headers, so tokens travel in the query, and an access
+        log is no place for them.
+        """
         client = _format(connection.remote_address)
-        target = "-" if request is None else request.path
+        target = "-" if request is None else _loggable_target(request.path)
         if failure is None:
             self.logger.info('%s "GET %s HTTP/1.1" %d', client, target, status)
         else:
+            reason = shorten(str(failure), 300)
             self.logger.info(
-                '%s "GET %s HTTP/1.1" %d rejected handshake: %s', client, target, status, failure
+                '%s "GET %s HTTP/1.1" %d rejected handshake: %s', client, target, status, reason
             )
 
     async def _reject(self, stream: ByteStream, data: bytes) -> None:
@@ -954,6 +961,12 @@ async def _run_hook(hook: Callable[..., HookResult], *args: Any) -> Response | N
         name = getattr(hook, "__name__", "hook")
         raise TypeError(f"{name} must return a Response or None, not {type(result).__name__}")
     return result
+
+
+def _loggable_target(target: str) -> str:
+    """The request target for a log line: the path, short, without the query."""
+    path, question_mark, _ = target.partition("?")
+    return shorten(path, 100) + ("?..." if question_mark else "")
 
 
 async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:

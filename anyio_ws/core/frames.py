@@ -117,8 +117,17 @@ class Close:
         name = _CLOSE_CODE_NAMES.get(self.code)
         if name is None:
             name = "private use" if 3000 <= self.code <= 4999 else "unknown"
-        reason = f" ({self.reason})" if self.reason else ""
+        reason = f" ({_printable(self.reason)})" if self.reason else ""
         return f"{self.code} ({name}){reason}"
+
+
+def _printable(text: str) -> str:
+    """``text`` as it is, or escaped as ``repr`` does when it holds a control character.
+
+    A close reason comes from the peer and goes into logs and exception messages:
+    a newline in it would forge a log line, an escape sequence recolour a terminal.
+    """
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
+from typing import TypeVar
 
 import h11
 
@@ -38,6 +39,7 @@ from ..exceptions import (
     InvalidStatus,
     InvalidUpgrade,
     NegotiationError,
+    shorten,
 )
 from .extensions.base import (
     ClientExtensionFactory,
@@ -59,10 +61,14 @@ from .uri import WebSocketURI
 
 __all__ = [
     "GUID",
+    "MAX_HEADERS",
+    "MAX_LINE_SIZE",
+    "MAX_OFFERS",
     "ClientHandshake",
     "ServerHandshake",
     "UnsupportedVersion",
     "accept_key",
+    "check_head",
     "generate_key",
     "validate_origins",
 ]
@@ -71,6 +77,27 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The fixed string RFC 6455 section 1.3 appends to the key before hashing it."""
 
 VERSION = "13"
+
+MAX_HEADERS = 128
+"""Most header lines in a handshake request or response; more gets 431 (as websockets).
+
+A real handshake has a dozen; the bound keeps a head of many tiny headers (16 KiB
+holds thousands) from costing a dict entry and a scan per header in every lookup.
+"""
+
+MAX_LINE_SIZE = 8192
+"""Most bytes in one header line (name and value) or in the request target; more
+gets 431 (414 for the target). Browsers send cookies of a few KiB at most."""
+
+MAX_OFFERS = 64
+"""Most extension offers, and most subprotocols, parsed from a peer's headers.
+
+Beyond this the handshake fails (400) rather than ignoring the extras: parsing stops
+at once, so 8000 offers in 16 KiB cost no more than 64, and a server never picks a
+subprotocol from a list it only read in part. Real clients offer two or three.
+"""
+
+T = TypeVar("T")
 
 _CLOSED_EARLY = "connection closed before the {} was complete"
 
@@ -117,20 +144,38 @@ def _from_h11_headers(event: h11.Request | h11.InformationalResponse | h11.Respo
     return Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs)
 
 
-def _head_size(event: h11.Request | h11.InformationalResponse | h11.Response) -> int:
-    """The size of a message head, give or take a few bytes of its first line."""
-    first_line = len(event.target) if isinstance(event, h11.Request) else len(event.reason)
-    return first_line + 16 + sum(len(n) + len(v) + 4 for n, v in event.headers.raw_items())
-
-
-def _check_head_size(
+def check_head(
     event: h11.Request | h11.InformationalResponse | h11.Response, max_size: int
 ) -> None:
-    # h11 only bounds a head that arrives in pieces; a head that arrives whole must not
-    # escape the limit, or the outcome would depend on how the bytes were segmented.
-    if _head_size(event) > max_size:
-        status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-        raise InvalidMessage(f"message head exceeds {max_size} bytes", status)
+    """Bound a parsed head: its size, its number of headers, each line's length.
+
+    h11 only bounds a head that arrives in pieces; a head that arrives whole must not
+    escape the limit, or the outcome would depend on how the bytes were segmented.
+    h11 bounds neither the number of headers nor a line's length: the head size alone
+    lets 16 KiB hold 4000 headers, or one value of 16 KiB to log and echo.
+    """
+    too_large = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    headers = event.headers.raw_items()
+    if isinstance(event, h11.Request):
+        first_line = len(event.target)
+        if first_line > MAX_LINE_SIZE:
+            raise InvalidMessage(
+                f"request target exceeds {MAX_LINE_SIZE} bytes", HTTPStatus.REQUEST_URI_TOO_LONG
+            )
+    else:
+        first_line = len(event.reason)
+        if first_line > MAX_LINE_SIZE:
+            raise InvalidMessage(f"status line exceeds {MAX_LINE_SIZE} bytes", too_large)
+    if len(headers) > MAX_HEADERS:
+        raise InvalidMessage(f"more than {MAX_HEADERS} headers", too_large)
+    size = first_line + 16  # give or take a few bytes of the first line
+    for name, value in headers:
+        line = len(name) + len(value) + 2
+        if line > MAX_LINE_SIZE:
+            raise InvalidMessage(f"a header line exceeds {MAX_LINE_SIZE} bytes", too_large)
+        size += line + 2
+    if size > max_size:
+        raise InvalidMessage(f"message head exceeds {max_size} bytes", too_large)
 
 
 OriginPattern = str | re.Pattern[str] | None
@@ -220,14 +265,20 @@ def _check_version(headers: Headers) -> None:
         raise UnsupportedVersion("Sec-WebSocket-Version", ", ".join(versions) or None)
 
 
+def _bounded(headers: Headers, name: str, parse: Callable[..., list[T]]) -> list[T]:
+    """Parse every value of ``name``, stopping past ``MAX_OFFERS`` items in all."""
+    items: list[T] = []
+    for value in headers.get_all(name):
+        items += parse(value, max_items=MAX_OFFERS - len(items))
+    return items
+
+
 def _subprotocols(headers: Headers) -> list[str]:
-    values = headers.get_all("Sec-WebSocket-Protocol")
-    return [p for value in values for p in parse_subprotocol_list(value)]
+    return _bounded(headers, "Sec-WebSocket-Protocol", parse_subprotocol_list)
 
 
 def _extensions(headers: Headers) -> list[ExtensionHeader]:
-    values = headers.get_all("Sec-WebSocket-Extensions")
-    return [e for value in values for e in parse_extension(value)]
+    return _bounded(headers, "Sec-WebSocket-Extensions", parse_extension)
 
 
 def _send(connection: h11.Connection, event: h11.Event) -> bytes:
@@ -246,7 +297,8 @@ class ServerHandshake:
         select_subprotocol: replaces the default choice (see ``accept``); it gets
             the client's offers and returns one of them, or ``None``.
         server_header: the ``Server`` header of every response; ``None`` omits it.
-        max_header_size: the largest request head accepted; larger gets a 431.
+        max_header_size: the largest request head accepted; larger gets a 431, as do
+            more than ``MAX_HEADERS`` headers or a line over ``MAX_LINE_SIZE``.
     """
 
     def __init__(
@@ -290,7 +342,8 @@ class ServerHandshake:
         """Parse the request, or return ``None`` until enough bytes have arrived.
 
         Raises:
-            InvalidMessage: the request is malformed, too large (431), not a bodiless
+            InvalidMessage: the request is malformed, too large or has too many headers
+                (431), a target over ``MAX_LINE_SIZE`` (414), not a bodiless
                 HTTP/1.1 GET (405 or 505 or 400), or the client left before sending it.
         """
         if self._error is not None:  # like h11, a failure is final
@@ -301,7 +354,7 @@ class ServerHandshake:
             return self._next_request()
         except h11.RemoteProtocolError as exc:
             status = HTTPStatus(exc.error_status_hint)
-            self._error = InvalidMessage(f"invalid HTTP request: {exc}", status)
+            self._error = InvalidMessage(f"invalid HTTP request: {shorten(str(exc))}", status)
             raise self._error from exc
         except InvalidMessage as exc:
             self._error = exc
@@ -322,7 +375,7 @@ class ServerHandshake:
 
     def _check_request(self, event: h11.Request) -> Request:
         self._head_request = event.method == b"HEAD"
-        _check_head_size(event, self.max_header_size)
+        check_head(event, self.max_header_size)
         if event.http_version != b"1.1":
             raise InvalidMessage(
                 f"unsupported HTTP version: {event.http_version.decode()}",
@@ -358,6 +411,8 @@ class ServerHandshake:
             InvalidHeader: ``Sec-WebSocket-Key`` is missing, repeated or not 16 bytes of
                 base64, or another header breaks its grammar (400).
             InvalidOrigin: ``Origin`` is not among ``origins`` (403).
+            InvalidHeaderValue: more than ``MAX_OFFERS`` extension offers, or
+                subprotocols (400).
             NegotiationError: no common subprotocol (400).
             ValueError: ``select_subprotocol`` returned something the client did not
                 offer: a bug on the server side, worth a 500 rather than a 400.
@@ -470,7 +525,7 @@ class ServerHandshake:
         nobody is left to read an answer.
         """
         headers = _to_h11_headers(response.headers)
-        reason = response.reason_phrase.encode("ascii")
+        reason = response.reason_phrase.encode("latin-1")
         if response.status_code == 101:
             event = h11.InformationalResponse(status_code=101, headers=headers, reason=reason)
             return _send(self._h11, event)
@@ -505,7 +560,8 @@ class ClientHandshake:
     The request is built at once, in ``request``; ``data_to_send()`` gives its bytes.
 
     Args:
-        uri: where to connect; gives ``Host``, the request path and ``Authorization``.
+        uri: where to connect; gives ``Host``, the request path and ``Authorization``
+            (unless ``additional_headers`` has one: it wins).
         origin: the ``Origin`` header, if any.
         extensions: factories making extension offers, in order of preference; several
             factories with the same name make several offers.
@@ -513,8 +569,12 @@ class ClientHandshake:
         additional_headers: more request headers, added after the WebSocket ones.
         user_agent_header: the ``User-Agent`` header; ``None`` omits it.
         key_source: the random source of ``Sec-WebSocket-Key``.
-        max_header_size: the largest response head accepted.
+        max_header_size: the largest response head accepted; more than
+            ``MAX_HEADERS`` headers or a line over ``MAX_LINE_SIZE`` is refused too.
         max_body_size: the largest error response body read; ``None`` for no limit.
+
+    Raises:
+        h11.LocalProtocolError: a header HTTP cannot carry (CR or LF in a value).
     """
 
     def __init__(
@@ -550,8 +610,16 @@ class ClientHandshake:
         self._body = bytearray()
 
     def _request_headers(self, origin: str | None, additional: HeadersLike | None) -> Headers:
+        """Build the request's headers, with one ``Authorization`` at most.
+
+        An ``Authorization`` in ``additional_headers`` replaces the one the URI's user
+        info makes, as a header given to curl replaces curl's own: it is the more
+        deliberate of the two, and two values would leave the server to guess.
+        """
+        additional = None if additional is None else Headers(additional)
         headers = Headers([("Host", self.uri.host_header)])
-        if self.uri.user_info is not None:
+        explicit = additional is not None and "Authorization" in additional
+        if self.uri.user_info is not None and not explicit:
             headers["Authorization"] = _basic_auth(self.uri.user_info)
         if origin is not None:
             headers["Origin"] = origin
@@ -600,8 +668,8 @@ class ClientHandshake:
         with the connection when it has no length.
 
         Raises:
-            InvalidMessage: the response is malformed or too large, or the server left
-                before sending it.
+            InvalidMessage: the response is malformed or too large (see ``MAX_HEADERS``
+                and ``MAX_LINE_SIZE``), or the server left before sending it.
         """
         if self.response is not None:
             return self.response
@@ -610,14 +678,14 @@ class ClientHandshake:
         except h11.RemoteProtocolError as exc:
             if self._h11.trailing_data == (b"", True):  # h11's words for this are cryptic
                 raise InvalidMessage(_CLOSED_EARLY.format("response")) from exc
-            raise InvalidMessage(f"invalid HTTP response: {exc}") from exc
+            raise InvalidMessage(f"invalid HTTP response: {shorten(str(exc))}") from exc
         return self.response
 
     def _next_response(self) -> Response | None:
         while True:
             event = self._h11.next_event()
             if isinstance(event, (h11.InformationalResponse, h11.Response)):
-                _check_head_size(event, self.max_header_size)
+                check_head(event, self.max_header_size)
             if isinstance(event, h11.InformationalResponse):
                 if event.status_code == 101:
                     return _response_head(event)

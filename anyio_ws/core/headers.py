@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..exceptions import InvalidHeaderFormat
+from ..exceptions import InvalidHeaderFormat, InvalidHeaderValue
 from .extensions.base import ExtensionParameter
 
 __all__ = [
@@ -78,11 +78,19 @@ def _skip_commas(header: str, pos: int) -> int:
     return pos
 
 
-def _parse_list(parse_item: Parser[T], header: str, name: str) -> list[T]:
-    """Parse ``1#item``: at least one item, separated by commas, empty elements allowed."""
+def _parse_list(
+    parse_item: Parser[T], header: str, name: str, max_items: int | None = None
+) -> list[T]:
+    """Parse ``1#item``: at least one item, separated by commas, empty elements allowed.
+
+    Parsing stops at once, with ``InvalidHeaderValue``, when an item beyond
+    ``max_items`` starts: a hostile list costs no more than ``max_items`` items.
+    """
     items: list[T] = []
     pos = _skip_commas(header, 0)
     while True:
+        if max_items is not None and len(items) >= max_items:
+            raise InvalidHeaderValue(name, "too many values")
         item, pos = parse_item(header, pos, name)
         items.append(item)
         pos = _skip_ows(header, pos)
@@ -105,9 +113,14 @@ def parse_upgrade(value: str) -> list[str]:
     return _parse_list(_parse_protocol, value, "Upgrade")
 
 
-def parse_subprotocol_list(value: str) -> list[str]:
-    """Parse a ``Sec-WebSocket-Protocol`` header into subprotocol names (tokens)."""
-    return _parse_list(_parse_token, value, "Sec-WebSocket-Protocol")
+def parse_subprotocol_list(value: str, *, max_items: int | None = None) -> list[str]:
+    """Parse a ``Sec-WebSocket-Protocol`` header into subprotocol names (tokens).
+
+    Raises:
+        InvalidHeaderFormat: the value is not a list of tokens.
+        InvalidHeaderValue: it holds more than ``max_items`` names.
+    """
+    return _parse_list(_parse_token, value, "Sec-WebSocket-Protocol", max_items)
 
 
 def _parse_parameter_value(header: str, pos: int, name: str) -> tuple[str, int]:
@@ -140,7 +153,7 @@ def _parse_extension_item(header: str, pos: int, name: str) -> tuple[ExtensionHe
     return (extension_name, params), pos
 
 
-def parse_extension(value: str) -> list[ExtensionHeader]:
+def parse_extension(value: str, *, max_items: int | None = None) -> list[ExtensionHeader]:
     """Parse a ``Sec-WebSocket-Extensions`` header.
 
     ``"a; x; y=1, b; z=\\"2\\""`` gives ``[("a", [("x", None), ("y", "1")]),
@@ -148,8 +161,9 @@ def parse_extension(value: str) -> list[ExtensionHeader]:
 
     Raises:
         InvalidHeaderFormat: the value does not follow the grammar of RFC 6455 9.1.
+        InvalidHeaderValue: it holds more than ``max_items`` extensions.
     """
-    return _parse_list(_parse_extension_item, value, "Sec-WebSocket-Extensions")
+    return _parse_list(_parse_extension_item, value, "Sec-WebSocket-Extensions", max_items)
 
 
 def _check_token(value: str, what: str) -> str:

@@ -5,8 +5,10 @@ These are plain data; ``core.handshake`` turns them into and out of h11 events.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Headers", "HeadersLike", "Request", "Response"]
 
@@ -127,11 +129,30 @@ class Request:
     headers: Headers = field(default_factory=Headers)
 
 
+# RFC 9110 section 15: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
+_REASON_PHRASE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
 @dataclass
 class Response:
-    """The server's opening handshake response (101, or an HTTP error with a body)."""
+    """The server's opening handshake response (101, or an HTTP error with a body).
+
+    ``reason_phrase`` is checked whenever it is set: h11 writes it as it is, so a
+    CR or LF in it, from a hook, would end the status line and let whatever follows
+    pass for headers. Header names and values need no such check: h11 refuses them.
+
+    Raises:
+        ValueError: ``reason_phrase`` holds a control character (CR, LF, NUL...).
+    """
 
     status_code: int
     reason_phrase: str
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "reason_phrase" and (
+            not isinstance(value, str) or _REASON_PHRASE.fullmatch(value) is None
+        ):
+            raise ValueError(f"invalid reason phrase: {value!r}")
+        super().__setattr__(name, value)

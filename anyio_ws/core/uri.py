@@ -27,7 +27,8 @@ class WebSocketURI:
     """A parsed WebSocket URI.
 
     ``host`` is ASCII (IDNA-encoded) and has no brackets, ready for a TCP connect;
-    ``path`` includes the query string and is ``"/"`` at least.
+    ``path`` includes the query string and is ``"/"`` at least. The repr shows the
+    password of ``user_info`` as ``***``, as reprs end up in logs.
     """
 
     secure: bool
@@ -35,6 +36,13 @@ class WebSocketURI:
     port: int
     path: str
     user_info: tuple[str, str] | None = None
+
+    def __repr__(self) -> str:
+        user_info = None if self.user_info is None else (self.user_info[0], "***")
+        return (
+            f"WebSocketURI(secure={self.secure!r}, host={self.host!r}, port={self.port!r}, "
+            f"path={self.path!r}, user_info={user_info!r})"
+        )
 
     @property
     def resource_name(self) -> str:

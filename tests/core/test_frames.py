@@ -271,6 +271,16 @@ class TestFrameStr:
         frame = Frame(Opcode.CLOSE, Close(1001, "bye").serialize())
         assert str(frame) == "CLOSE 1001 (going away) (bye) [5 bytes]"
 
+    def test_close_reason_cannot_forge_log_lines(self) -> None:
+        """A peer's close reason shows its newlines escaped, in str(Close) and the DEBUG line."""
+        reason = "bye\nINFO forged line\r\x1b[31m"
+        close = Close(1000, reason)
+        frame = Frame(Opcode.CLOSE, close.serialize())
+        for text in (str(close), str(frame)):
+            assert "\n" not in text and "\r" not in text and "\x1b" not in text
+        assert str(close) == "1000 (normal closure) (bye\\nINFO forged line\\r\\x1b[31m)"
+        assert str(Close(1000, "café ok")) == "1000 (normal closure) (café ok)"
+
     @pytest.mark.parametrize("payload", [b"\x03", b"\x03\xe7", b"\x03\xe8\xff", b"\x00\x00abc"])
     def test_invalid_close_does_not_raise(self, payload: bytes) -> None:
         """A close frame the parser rejects still formats (as hex) for the DEBUG log."""

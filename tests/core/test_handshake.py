@@ -1110,3 +1110,196 @@ def test_process_response_subprotocol_refused(
     response = response_101(client_handshake, ("Sec-WebSocket-Protocol", answer))
     with pytest.raises(NegotiationError, match=message):
         client_handshake.process_response(response)
+
+
+# Bounds on what a peer sends (issue 13, item 5).
+
+
+def test_next_request_header_count_is_bounded() -> None:
+    """128 headers are accepted; 129 get a 431 with a short body, though the head is small."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes(headers=[("X", "y")] * 127))  # and Host
+    assert server.next_request() is not None
+    exc, answer_bytes = request_error(h11_request_bytes(headers=[("X", "y")] * 128))
+    assert exc.status == 431
+    assert str(exc) == "more than 128 headers"
+    head, body = parse_response(answer_bytes)
+    assert head.status_code == 431
+    assert len(body) < 100
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (h11_request_bytes(headers=[("X-Big", "x" * 8189)]), 431),  # 8192 + 1 with "X-Big: "
+        (h11_request_bytes(target="/" + "x" * 8192), 414),
+    ],
+)
+def test_next_request_line_length_is_bounded(data: bytes, status: int) -> None:
+    """A header line over 8 KiB gets 431 and a target over 8 KiB 414, within max_header_size."""
+    exc, answer_bytes = request_error(data)
+    assert exc.status == status
+    assert parse_response(answer_bytes)[0].status_code == status
+
+
+def test_next_request_line_at_the_limit() -> None:
+    """A header line of exactly 8 KiB is accepted."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes(headers=[("X-Big", "x" * 8185)]))
+    request = server.next_request()
+    assert request is not None
+    assert len(request.headers["X-Big"]) == 8185
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [[("X", "y")] * 130, [("X-Big", "x" * 9000)]],
+    ids=["count", "line"],
+)
+def test_next_response_header_bounds(extra: list[tuple[str, str]]) -> None:
+    """A response with more than 128 headers or a line over 8 KiB is an InvalidMessage."""
+    client_handshake = client(max_header_size=65536)
+    headers = upgrade_headers(client_handshake, *extra)
+    client_handshake.receive_data(h11_response_bytes(client_handshake, 101, headers))
+    with pytest.raises(InvalidMessage):
+        client_handshake.next_response()
+
+
+@pytest.fixture
+def parsed_offers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every extension offer and subprotocol the header parsers read, in order."""
+    from anyio_ws.core import headers as headers_module
+
+    seen: list[str] = []
+    parse_item = headers_module._parse_extension_item
+    parse_token = headers_module._parse_token
+
+    def count_item(header: str, pos: int, name: str) -> tuple[Any, int]:
+        item, end = parse_item(header, pos, name)
+        seen.append(item[0])
+        return item, end
+
+    def count_token(header: str, pos: int, name: str) -> tuple[str, int]:
+        token, end = parse_token(header, pos, name)
+        if name == "Sec-WebSocket-Protocol":
+            seen.append(token)
+        return token, end
+
+    monkeypatch.setattr(headers_module, "_parse_extension_item", count_item)
+    monkeypatch.setattr(headers_module, "_parse_token", count_token)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"Sec-WebSocket-Extensions": ", ".join(["x"] * 8000)},
+        {"Sec-WebSocket-Extensions": [", ".join(["x"] * 60)] * 100},
+        {"Sec-WebSocket-Protocol": ", ".join(["p"] * 8000)},
+        {"Sec-WebSocket-Protocol": [", ".join(["p"] * 60)] * 100},
+    ],
+    ids=["extensions", "extensions-in-many-headers", "subprotocols", "subprotocols-in-many"],
+)
+def test_offers_are_bounded(changes: dict[str, Any], parsed_offers: list[str]) -> None:
+    """Past 64 offers in all, parsing stops and the handshake gets a 400."""
+    server = ServerHandshake(extensions=[RefusingServerFactory("x")], subprotocols=["q"])
+    request = with_headers(valid_request(), **changes)
+    with pytest.raises(InvalidHeaderValue, match="too many values") as exc_info:
+        server.accept(request)
+    assert exc_info.value.status == 400
+    assert len(parsed_offers) == 64
+
+
+def test_offers_at_the_limit(parsed_offers: list[str]) -> None:
+    """64 extension offers and 64 subprotocols are all considered."""
+    server = ServerHandshake(extensions=[FakeServerFactory("x63")], subprotocols=["p63"])
+    request = with_headers(
+        valid_request(),
+        Sec_WebSocket_Extensions=", ".join(f"x{i}" for i in range(64)),
+        Sec_WebSocket_Protocol=", ".join(f"p{i}" for i in range(64)),
+    )
+    server.accept(request)
+    assert [e.name for e in server.extensions] == ["x63"]
+    assert server.subprotocol == "p63"
+    assert len(parsed_offers) == 128
+
+
+def test_client_bounds_accepted_extensions(parsed_offers: list[str]) -> None:
+    """A 101 listing thousands of extensions is refused after parsing 64 of them."""
+    client_handshake = client(extensions=[FakeClientFactory("x")])
+    headers = upgrade_headers(client_handshake, ("Sec-WebSocket-Extensions", "x," * 4000 + "x"))
+    client_handshake.receive_data(h11_response_bytes(client_handshake, 101, headers))
+    response = client_handshake.next_response()
+    assert response is not None
+    with pytest.raises(InvalidHeaderValue):
+        client_handshake.process_response(response)
+    assert len(parsed_offers) == 64
+
+
+def test_long_header_values_are_shortened_in_messages() -> None:
+    """An error about a 8 KiB header shows 200 characters of it, in the message and body."""
+    server = ServerHandshake()
+    value = "x" * 8000
+    for changes in ({"Upgrade": value}, {"Sec-WebSocket-Extensions": "a=" + value}):
+        request = with_headers(valid_request(), **changes)
+        with pytest.raises(InvalidHeader) as exc_info:
+            server.accept(request)
+        assert len(str(exc_info.value)) < 300
+        assert str(exc_info.value).endswith("...")
+        assert len(server.response_for(exc_info.value).body) < 400
+
+
+# Responses a hook builds (issue 13, item 7).
+
+
+@pytest.mark.parametrize(
+    "reason", ["Nope\r\nSet-Cookie: session=evil", "Nope\nX: y", "No\rpe", "No\x00pe", "No\x7f", 1]
+)
+def test_response_refuses_control_characters_in_reason(reason: Any) -> None:
+    """A reason phrase with CR, LF or another control character is a ValueError."""
+    with pytest.raises(ValueError, match="invalid reason phrase"):
+        Response(403, reason)
+    response = Response(403, "Forbidden")
+    with pytest.raises(ValueError, match="invalid reason phrase"):
+        response.reason_phrase = reason
+    assert response.reason_phrase == "Forbidden"
+
+
+def test_response_reason_allows_what_http_allows() -> None:
+    """Tabs, spaces, visible ASCII and obs-text (as the client parses it) are fine."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes())
+    assert server.next_request() is not None
+    data = server.send_response(Response(403, "Nope\tcaf\xe9", body=b""))
+    assert data.startswith(b"HTTP/1.1 403 Nope\tcaf\xe9\r\n")
+
+
+@pytest.mark.parametrize(
+    "header", [("X-Evil", "a\r\nSet-Cookie: x"), ("X-Evil\r\nSet-Cookie", "x"), ("X", "a\x00")]
+)
+def test_send_response_refuses_control_characters_in_headers(header: tuple[str, str]) -> None:
+    """h11 refuses CR, LF and NUL in a header name or value: nothing reaches the wire."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes())
+    assert server.next_request() is not None
+    with pytest.raises(h11.LocalProtocolError):
+        server.send_response(Response(403, "Forbidden", Headers([header])))
+
+
+# Credentials (issue 13, item 8).
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization"])
+def test_request_sends_one_authorization(name: str) -> None:
+    """With user info in the URI and an Authorization header, only the header is sent."""
+    handshake = client("ws://user:pass@example.com/", additional_headers={name: "Bearer t"})
+    assert handshake.request.headers.get_all("Authorization") == ["Bearer t"]
+    assert b"Basic" not in handshake.data_to_send()
+
+
+def test_request_authorization_one_way() -> None:
+    """Either way alone sends exactly one Authorization header."""
+    from_uri = client("ws://user:pass@example.com/").request.headers
+    from_headers = client(additional_headers=[("Authorization", "Bearer t")]).request.headers
+    assert from_uri.get_all("Authorization") == ["Basic dXNlcjpwYXNz"]
+    assert from_headers.get_all("Authorization") == ["Bearer t"]

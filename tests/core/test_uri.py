@@ -107,3 +107,32 @@ def test_uri_is_frozen() -> None:
     uri = parse_uri("ws://localhost/")
     with pytest.raises(dataclasses.FrozenInstanceError):
         uri.port = 1  # type: ignore[misc]
+
+
+def test_repr_hides_the_password() -> None:
+    """repr() of a URI with user info shows the user name and *** for the password."""
+    uri = parse_uri("ws://alice:s3cret@example.com/chat")
+    assert uri.user_info == ("alice", "s3cret")
+    assert "s3cret" not in repr(uri)
+    assert repr(uri) == (
+        "WebSocketURI(secure=False, host='example.com', port=80, path='/chat', "
+        "user_info=('alice', '***'))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("ws://alice:s3cret@example.com/#frag", "ws://alice:***@example.com/#frag"),
+        ("ws://alice:s3cret@example.com:99999/", "ws://alice:***@example.com:99999/"),
+        ("http://alice:s3cret@example.com/", "http://alice:***@example.com/"),
+        ("ws://alice:s3:cr@t@[::1/", "ws://alice:***@[::1/"),
+    ],
+)
+def test_invalid_uri_message_hides_the_password(uri: str, shown: str) -> None:
+    """InvalidURI's message shows the password as ***; its uri attribute keeps it."""
+    with pytest.raises(InvalidURI) as exc_info:
+        parse_uri(uri)
+    assert str(exc_info.value).startswith(f"{shown} isn't a valid URI: ")
+    assert "s3" not in str(exc_info.value) and "cr" not in str(exc_info.value)
+    assert exc_info.value.uri == uri
