@@ -15,9 +15,14 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from .core._parts import append_part
+
 __all__ = ["MessageQueue", "PartialMessage", "QueueClosed"]
 
 T = TypeVar("T")
+
+_KEEP_APART = 32
+"""Fragments waiting in a ``PartialMessage`` that are kept as sent, before joining."""
 
 
 class QueueClosed(Exception):
@@ -175,9 +180,13 @@ class PartialMessage:
 
     The reader adds each fragment as it completes; ``recv()`` waits for the last one and
     joins them once, ``recv_streaming()`` takes them as they come. ``max_size`` bounds the
-    fragments' total, so the queue stays bounded by ``max_queue`` messages of
-    ``max_size`` bytes. Once ``discard`` is set (a streaming reader gave up on the
-    message), later fragments are dropped on arrival.
+    fragments' total; and past the first ``_KEEP_APART`` fragments not taken yet, small
+    ones are joined as they arrive (``append_part``), so that a message in one-byte or
+    empty fragments costs about its size too: the queue stays bounded by ``max_queue``
+    messages of ``max_size`` bytes. A streaming reader that falls behind may thus get
+    several small fragments as one. Once
+    ``discard`` is set (a streaming reader gave up on the message), later fragments are
+    dropped on arrival.
     """
 
     __slots__ = ("_changed", "aborted", "complete", "discard", "parts", "taken", "text")
@@ -192,9 +201,11 @@ class PartialMessage:
         self._changed: anyio.Event | None = None
 
     def add(self, data: str | bytes, fin: bool) -> None:
-        """Append a fragment (``fin``: the last one)."""
+        """Append a fragment (``fin``: the last one), joined to small ones not taken yet."""
         if not self.discard:
-            self.parts.append(data)  # type: ignore[arg-type]
+            # The first fragments waiting stay apart, as sent; past them, a reader that
+            # does not keep up gets small ones joined.
+            append_part(self.parts, data, self.taken + _KEEP_APART)  # type: ignore[misc]
         self.complete = fin
         self._wake()
 

@@ -23,6 +23,14 @@ Incoming data frames are not buffered whole: their payload is unmasked and hande
 the message assembler as it arrives, so a text message is validated while it is still
 coming in (section 8.1), ``max_size`` is checked on the declared length before the
 payload is read, and a message in any number of fragments costs time linear in its size.
+Small pieces are joined as they arrive (``append_part``), so a message in one-byte
+fragments costs memory about its size, not ~56 bytes per byte; and a message may have
+at most ``max(max_size // 16, 1024)`` frames (1009 beyond), so that empty fragments
+cannot keep one open forever. A compressed message is bounded twice: after inflating,
+by ``max_size``, and on the wire, by ``max_size`` plus DEFLATE's worst-case overhead
+(1/8, and 64 bytes a frame), checked on each frame's declared length before reading it.
+Extensions inflate in bounded pieces (``Extension.decode_pieces``), so refusing a
+decompression bomb holds about ``max_size`` of output, not twice that.
 With ``stream_fragments`` on, a message sent in several frames is reported frame by
 frame (``TextFragment``/``BinaryFragment``) instead of whole; a message in one frame is
 always reported whole, by the same fast path.
@@ -43,6 +51,7 @@ from ..exceptions import (
     PayloadTooBig,
     ProtocolError,
 )
+from ._parts import append_part
 from .events import (
     BinaryFragment,
     BinaryMessage,
@@ -91,6 +100,29 @@ _OK_CLOSE_CODES = frozenset(
 )
 _MAX_CONTROL_PAYLOAD = 125
 _JOIN_LIMIT = 65536  # larger frames are queued as header and payload, not joined
+_BYTES_PER_FRAME = 16  # a message may have max_size // 16 frames ...
+_MIN_FRAME_LIMIT = 1024  # ... but at least this many
+_WIRE_FRAME_SLACK = 64  # DEFLATE's overhead allowed on the wire per compressed frame
+
+
+def _frame_limit(max_size: int | None) -> int | None:
+    """The most frames one incoming message may have with this ``max_size`` (1009 beyond).
+
+    Memory does not depend on it (small fragments are joined as they arrive); it keeps a
+    peer from holding a message open forever with empty fragments. ``None``: no limit.
+    """
+    if max_size is None:
+        return None
+    return max(max_size // _BYTES_PER_FRAME, _MIN_FRAME_LIMIT)
+
+
+def _wire_limit(size_limit: int, frames: int) -> int:
+    """The most wire bytes ``frames`` compressed frames may take for ``size_limit`` of data.
+
+    DEFLATE expands incompressible data a little (stored blocks, a fixed-Huffman-only
+    encoder's 9-bit literals: at most 1/8) and each frame ends with a sync flush.
+    """
+    return size_limit + size_limit // 8 + _WIRE_FRAME_SLACK * frames
 
 
 class Protocol:
@@ -123,14 +155,17 @@ class Protocol:
         "_frame_mask",
         "_frame_start_size",
         "_leftover",
+        "_max_frames",
         "_mask_offset",
         "_mask_source",
         "_masked_in",
         "_masked_out",
         "_message_decoders",
         "_message_fragmented",
+        "_message_frames",
         "_message_opcode",
         "_message_size",
+        "_message_wire_size",
         "_output",
         "_payload_remaining",
         "_sending_message",
@@ -171,6 +206,7 @@ class Protocol:
         # The bound the one-frame fast path checks: the smaller of the two limits.
         limits = [limit for limit in (self.max_size, self.max_fragment_size) if limit is not None]
         self._single_frame_limit = min(limits) if limits else None
+        self._max_frames = _frame_limit(self.max_size)
         self.stream_fragments = stream_fragments
         self.extensions = list(extensions)
         self.logger = logger
@@ -207,6 +243,8 @@ class Protocol:
         self._text_parts: list[str] = []
         self._binary_parts: list[bytes] = []
         self._message_size = 0
+        self._message_frames = 0
+        self._message_wire_size = 0  # compressed messages only
         self._message_decoders: list[Extension] = []
         self._message_fragmented = False  # its first frame had no FIN bit
         self._utf8: Utf8Decoder | None = None  # made on first use: ~1.6 KiB each
@@ -299,6 +337,9 @@ class Protocol:
             self._send_eof()
         self._discarding = True
         self._leftover = b""
+        # Nothing more is read: what was assembled of a message is never delivered.
+        self._text_parts = []
+        self._binary_parts = []
 
     # ------------------------------------------------------------------ inputs
 
@@ -457,12 +498,27 @@ class Protocol:
                 raise ProtocolError("new message before the previous one ended")
             self._begin_message(opcode, first & 0x70)
             self._message_fragmented = not first & 0x80
+        self._message_frames += 1
+        if self._max_frames is not None and self._message_frames > self._max_frames:
+            raise PayloadTooBig(f"too many fragments: more than {self._max_frames} in a message")
         if not self._message_decoders:
             # Without decompression the declared length is the size: refuse it unread.
             if self.max_size is not None and self._message_size + length > self.max_size:
                 raise PayloadTooBig(f"message of more than {self.max_size} bytes")
             if self.max_fragment_size is not None and length > self.max_fragment_size:
                 raise PayloadTooBig(f"frame of more than {self.max_fragment_size} bytes")
+        else:
+            # Compressed, the size is known once inflated; the wire length is bounded too,
+            # or a frame declaring 2**62 bytes that inflate to nothing would never end.
+            self._message_wire_size += length
+            limit = self.max_size
+            if limit is not None and self._message_wire_size > _wire_limit(
+                limit, self._message_frames
+            ):
+                raise PayloadTooBig(f"compressed message of more than {limit} bytes")
+            limit = self.max_fragment_size
+            if limit is not None and length > _wire_limit(limit, 1):
+                raise PayloadTooBig(f"compressed frame of more than {limit} bytes")
         self._frame_start_size = self._message_size
         if self.debug:
             fin = "" if first & 0x80 else " [continued]"
@@ -475,6 +531,8 @@ class Protocol:
     def _begin_message(self, opcode: int, rsv: int) -> None:
         self._message_opcode = opcode
         self._message_size = 0
+        self._message_frames = 0
+        self._message_wire_size = 0
         if not rsv:
             self._message_decoders = []
             return
@@ -498,8 +556,28 @@ class Protocol:
             chunk = apply_mask(chunk, mask)
         frame_done = self._payload_remaining == 0
         last = self._frame_fin and frame_done
-        for extension in self._message_decoders:
-            chunk = extension.decode(chunk, fin=last, max_size=self._decode_budget())
+        if self._message_decoders:
+            self._decode_payload(chunk, last)
+        else:
+            self._add_payload(chunk, last)
+        if frame_done and self._message_fragmented and self.stream_fragments:
+            self._end_fragment(last)
+        elif last:
+            self._end_message()
+
+    def _decode_payload(self, chunk: bytes, last: bool) -> None:
+        """Undo the extensions; the last one hands its output over in bounded pieces."""
+        decoders = self._message_decoders
+        budget = self._decode_budget()
+        for extension in decoders[:-1]:
+            chunk = extension.decode(chunk, fin=last, max_size=budget)
+        for piece in decoders[-1].decode_pieces(chunk, fin=last, max_size=budget):
+            self._add_payload(piece, False)
+        if last:
+            self._add_payload(b"", True)  # a text message may not end mid-character
+
+    def _add_payload(self, chunk: bytes, final: bool) -> None:
+        """Check the limits and add a piece of the message (``final``: its last)."""
         self._message_size += len(chunk)
         if self.max_size is not None and self._message_size > self.max_size:
             raise PayloadTooBig(f"message of more than {self.max_size} bytes")
@@ -509,13 +587,9 @@ class Protocol:
         if self._message_opcode == Opcode.TEXT:
             if self._utf8 is None:
                 self._utf8 = Utf8Decoder()
-            self._text_parts.append(self._utf8.decode(chunk, last))
+            append_part(self._text_parts, self._utf8.decode(chunk, final))
         else:
-            self._binary_parts.append(chunk)
-        if frame_done and self._message_fragmented and self.stream_fragments:
-            self._end_fragment(last)
-        elif last:
-            self._end_message()
+            append_part(self._binary_parts, chunk)
 
     def _decode_budget(self) -> int | None:
         """How many more bytes an extension may inflate before a limit is crossed."""

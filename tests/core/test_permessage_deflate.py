@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import tracemalloc
 import zlib
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from anyio_ws.core.extensions.base import (
     ExtensionParameter,
     ServerExtensionFactory,
 )
+from anyio_ws.core.extensions.permessage_deflate import INFLATE_STEP
 from anyio_ws.core.frames import CloseCode, Opcode, apply_mask, encode_frame
 from anyio_ws.core.handshake import ClientHandshake, ServerHandshake
 from anyio_ws.core.http import Request
@@ -705,6 +707,66 @@ def test_decompression_bomb_is_refused(bomb: bytes, chunk_size: int | None) -> N
     assert failed_with(server, CloseCode.MESSAGE_TOO_BIG)
     assert isinstance(server.failure, PayloadTooBig)
     assert peak < 4 * MiB
+
+
+@pytest.mark.parametrize("chunk_size", [None, 65536], ids=["whole", "64KiB-reads"])
+def test_decompression_bomb_holds_max_size_once(bomb: bytes, chunk_size: int | None) -> None:
+    """Refusing a bomb at max_size=8 MiB peaks near 8 MiB, not twice (output inflated in steps)."""
+    _, server = connected(max_size=8 * MiB)
+    frame = to_server(Opcode.BINARY, bomb, rsv=RSV1)
+    size = chunk_size or len(frame)
+    chunks = [frame[i : i + size] for i in range(0, len(frame), size)]
+    tracemalloc.start()
+    try:
+        for chunk in chunks:
+            server.receive_data(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert failed_with(server, CloseCode.MESSAGE_TOO_BIG)
+    assert peak <= 1.2 * 8 * MiB + 2 * MiB
+
+
+def test_decode_pieces_are_bounded_and_add_up() -> None:
+    """decode_pieces hands out at most INFLATE_STEP bytes a piece; decode joins them."""
+    data = bytes(range(256)) * 4096  # 1 MiB
+    payload = deflate(data)
+    pieces = list(PerMessageDeflate().decode_pieces(payload, fin=True, max_size=None))
+    assert len(pieces) > 1
+    assert max(len(piece) for piece in pieces) <= INFLATE_STEP
+    assert b"".join(pieces) == data
+    assert PerMessageDeflate().decode(payload, fin=True, max_size=len(data)) == data
+
+
+def test_compressed_frame_length_is_checked_on_its_header() -> None:
+    """A compressed frame declaring 2**62 bytes fails with 1009 before any is read."""
+    _, server = connected(max_size=MiB)
+    header = to_server(Opcode.BINARY, b"", rsv=RSV1)
+    server.receive_data(bytes([header[0], 0x80 | 127]) + (2**62).to_bytes(8, "big") + MASK)
+    assert failed_with(server, CloseCode.MESSAGE_TOO_BIG)
+    assert isinstance(server.failure, PayloadTooBig)
+
+
+def test_compressed_wire_size_counts_across_frames() -> None:
+    """Frames that inflate to nothing still add up on the wire, and fail with 1009."""
+    _, server = connected(max_size=1000)
+    empty_block = b"\x00\x00\x00\xff\xff" * 100  # 500 bytes of stored blocks, no output
+    data = to_server(Opcode.BINARY, empty_block, fin=False, rsv=RSV1)
+    data += to_server(Opcode.CONT, empty_block, fin=False) * 2
+    server.receive_data(data)
+    assert server.events_received() == []
+    assert failed_with(server, CloseCode.MESSAGE_TOO_BIG)
+
+
+def test_incompressible_message_of_max_size_passes() -> None:
+    """Random data of exactly max_size bytes compresses to a bit more; it still passes."""
+    data = random.Random(13).randbytes(100_000)
+    client, server = connected(max_size=len(data))
+    client.send_binary(data)
+    frames = split_frames(b"".join(client.data_to_send()))
+    assert len(frames[0][1]) > len(data)  # DEFLATE's stored blocks made it longer
+    server.receive_data(encode_frame(Opcode.BINARY, frames[0][1], rsv=RSV1, mask=MASK))
+    assert server.events_received() == [BinaryMessage(data)]
 
 
 # ------------------------------------------------------------- property: round trip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -1083,3 +1084,78 @@ def test_arbitrary_bytes_property(side: Side, pieces: list[bytes], cuts: list[in
         assert_failed(protocol, protocol.failure.code)
     else:
         read_output(protocol)
+
+
+class TestFragmentBounds:
+    """A message's frames are counted and its small pieces joined (issue 13, item 3)."""
+
+    @staticmethod
+    def fragmented(side: Side, first: bytes, count: int, piece: bytes = b"") -> bytes:
+        """A text frame without FIN, ``count`` continuations of ``piece``, an empty last one."""
+        data = frame_to(side, Opcode.TEXT, first, fin=False)
+        data += frame_to(side, Opcode.CONT, piece, fin=False) * count
+        return data + frame_to(side, Opcode.CONT, b"")
+
+    def test_empty_fragment_flood_fails_with_1009(self, side: Side) -> None:
+        """200k empty continuations fail with 1009, saying there were too many fragments."""
+        protocol = MAKERS[side]()  # max_size 1 MiB: at most 65536 frames
+        protocol.receive_data(self.fragmented(side, b"a", 200_000))
+        assert protocol.events_received() == []
+        assert_failed(protocol, 1009)
+        assert protocol.close_sent is not None
+        assert "too many fragments" in protocol.close_sent.reason
+
+    @pytest.mark.parametrize("stream_fragments", [False, True])
+    def test_frame_limit_is_max_size_over_16(self, side: Side, stream_fragments: bool) -> None:
+        """max_size // 16 frames pass (a full message in 16-byte fragments); one more fails."""
+        make = MAKERS[side]
+        ok = make(max_size=2**16, stream_fragments=stream_fragments)
+        ok.receive_data(self.fragmented(side, b"a", 4096 - 2))
+        assert ok.failure is None
+        assert ok.events_received()[-1] in (TextMessage("a"), TextFragment("", True))
+        too_many = make(max_size=2**16, stream_fragments=stream_fragments)
+        too_many.receive_data(self.fragmented(side, b"a", 4096 - 1))
+        assert_failed(too_many, 1009)
+
+    def test_frame_limit_has_a_floor_and_none_means_none(self, side: Side) -> None:
+        """A small max_size still allows 1024 frames; max_size=None counts none."""
+        small = MAKERS[side](max_size=100)
+        small.receive_data(self.fragmented(side, b"a", 1024 - 2))
+        assert small.events_received() == [TextMessage("a")]
+        unlimited = MAKERS[side](max_size=None)
+        unlimited.receive_data(self.fragmented(side, b"a", 100_000))
+        assert unlimited.events_received() == [TextMessage("a")]
+
+    def test_count_starts_again_with_each_message(self, side: Side) -> None:
+        """The frame count is per message: two messages near the limit both pass."""
+        protocol = MAKERS[side](max_size=100)
+        protocol.receive_data(self.fragmented(side, b"a", 1000) * 2)
+        assert protocol.events_received() == [TextMessage("a"), TextMessage("a")]
+
+    @pytest.mark.parametrize("opcode", [Opcode.TEXT, Opcode.BINARY])
+    def test_tiny_fragments_cost_about_their_size(self, side: Side, opcode: Opcode) -> None:
+        """A message in 2-byte fragments holds about its size while it arrives."""
+        size = 2**15
+        data = frame_to(side, opcode, b"ab", fin=False)
+        data += frame_to(side, Opcode.CONT, b"ab", fin=False) * (size // 2 - 2)
+        data += frame_to(side, Opcode.CONT, b"ab")
+        protocol = MAKERS[side](max_size=None)
+        tracemalloc.start()
+        try:
+            for i in range(0, len(data) - 4, 16384):
+                protocol.receive_data(data[i : min(i + 16384, len(data) - 4)])
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert held <= 1.25 * size + 16384  # the parts, and a partial read at most
+        protocol.receive_data(data[-4:])
+        [event] = protocol.events_received()
+        assert len(event.data) == size  # type: ignore[union-attr]
+
+    def test_fail_forgets_the_message_under_way(self, side: Side) -> None:
+        """Once the connection fails, what was assembled of a message is not kept."""
+        protocol = MAKERS[side](max_size=2**20)
+        protocol.receive_data(frame_to(side, Opcode.BINARY, bytes(2**19), fin=False))
+        protocol.receive_data(header_to(side, 0x80, 2**20))  # crosses max_size
+        assert_failed(protocol, 1009)
+        assert protocol._binary_parts == []

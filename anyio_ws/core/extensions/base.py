@@ -10,7 +10,7 @@ the closing handshake.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 __all__ = [
     "ClientExtensionFactory",
@@ -56,6 +56,16 @@ class Extension(ABC):
         ``fin`` is true for the last chunk of the message. Never returns more than
         ``max_size`` bytes over the whole message: raises ``PayloadTooBig`` first.
         """
+
+    def decode_pieces(self, data: bytes, *, fin: bool, max_size: int | None) -> Iterator[bytes]:
+        """Like ``decode``, but yield the output in pieces, produced as they are taken.
+
+        The protocol core calls this one: an extension whose output may be much larger
+        than its input (decompression) overrides it, so that a large output is never
+        held twice (once in pieces, once joined) and an oversized one is refused after
+        holding about ``max_size``. The default yields ``decode``'s result.
+        """
+        yield self.decode(data, fin=fin, max_size=max_size)
 
 
 class ClientExtensionFactory(ABC):

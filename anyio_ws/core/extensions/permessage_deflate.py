@@ -13,9 +13,12 @@ Two things about zlib shape this module:
   longer than the window minus 262 bytes, i.e. 250 bytes with 9 bits, within the 256
   bytes an 8-bit window covers. So 8 is accepted in negotiation and compressed as 9;
   likewise we inflate with at least 9 bits, in case the peer's zlib did the same.
-* ``decompressobj.decompress(data, max_length)`` stops once ``max_length`` bytes are out,
-  which is how a decompression bomb is refused after inflating at most ``max_size + 1``
-  bytes, whatever its declared or compressed length.
+* ``decompressobj.decompress(data, max_length)`` stops once ``max_length`` bytes are out.
+  Inflating in steps of at most ``INFLATE_STEP`` bytes, handed to the protocol one by
+  one (``decode_pieces``), a decompression bomb is refused after inflating at most
+  ``max_size + 1`` bytes, whatever its declared or compressed length, holding them once:
+  one ``decompress(data, max_size + 1)`` call would build its output in blocks and copy
+  it into one ``bytes``, so it peaked at twice ``max_size``.
 
 Memory is what limits a server with many connections. The figures below were measured
 on CPython 3.11 / zlib 1.2.13 with tracemalloc over 1000 connections, each holding one
@@ -46,7 +49,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ...exceptions import (
@@ -89,6 +92,9 @@ _WINDOW_BITS = re.compile(r"8|9|1[0-5]")  # section 7.1.2: 8 to 15, no leading z
 _MAX_WINDOW_BITS = 15
 _MIN_ZLIB_WINDOW_BITS = 9
 _COMPRESS_SETTINGS = frozenset({"level", "memLevel", "strategy"})
+
+INFLATE_STEP = 65536
+"""Most bytes inflated by one zlib call; the output is handed over in pieces this size."""
 
 
 class PerMessageDeflate(Extension):
@@ -182,17 +188,26 @@ class PerMessageDeflate(Extension):
                 most ``max_size + 1`` bytes were inflated to find out.
             ProtocolError: the data is not valid DEFLATE (close code 1007).
         """
+        return b"".join(self.decode_pieces(data, fin=fin, max_size=max_size))
+
+    def decode_pieces(self, data: bytes, *, fin: bool, max_size: int | None) -> Iterator[bytes]:
+        """Inflate as ``decode`` does, in pieces of at most ``INFLATE_STEP`` bytes.
+
+        Each piece is inflated when the previous one has been taken, so the caller holds
+        what it kept of the output and one step more, never a second copy of it.
+        """
         decompressor = self._decompressor
         if decompressor is None:
             wbits = max(self.remote_max_window_bits, _MIN_ZLIB_WINDOW_BITS)
             decompressor = self._decompressor = zlib.decompressobj(wbits=-wbits)
+        budget = max_size
         try:
-            output = _inflate(decompressor, data, max_size)
+            for piece in _inflate(decompressor, data, budget):
+                if budget is not None:
+                    budget -= len(piece)
+                yield piece
             if fin:
-                budget = None if max_size is None else max_size - len(output)
-                rest = _inflate(decompressor, _SYNC_TAIL, budget)
-                if rest:
-                    output += rest
+                yield from _inflate(decompressor, _SYNC_TAIL, budget)
         except zlib.error as exc:
             raise ProtocolError(f"invalid compressed data: {exc}", CloseCode.INVALID_DATA) from exc
         if fin:
@@ -200,24 +215,27 @@ class PerMessageDeflate(Extension):
             # the next message starts a new one.
             if self.remote_no_context_takeover or decompressor.eof:
                 self._decompressor = None
-        return output
 
 
-def _inflate(decompressor: zlib._Decompress, data: bytes, budget: int | None) -> bytes:
-    """Inflate ``data``, refusing to produce more than ``budget`` bytes.
+def _inflate(decompressor: zlib._Decompress, data: bytes, budget: int | None) -> Iterator[bytes]:
+    """Inflate ``data`` in steps of ``INFLATE_STEP`` bytes, refusing more than ``budget``.
 
     Bytes after a final block are ignored, like the ``00`` that section 7.2.3.4 puts
     there; they are not fed to zlib, which would keep them all in ``unused_data``.
     """
-    if decompressor.eof:
-        return b""
-    if budget is None:
-        return decompressor.decompress(data)
-    # One byte more than allowed tells "too big" apart from "exactly the limit".
-    output = decompressor.decompress(data, budget + 1)
-    if len(output) > budget or decompressor.unconsumed_tail:
-        raise PayloadTooBig("decompressed message exceeds the size limit")
-    return output
+    while not decompressor.eof:
+        # One byte more than allowed tells "too big" apart from "exactly the limit".
+        step = INFLATE_STEP if budget is None else min(INFLATE_STEP, budget + 1)
+        output = decompressor.decompress(data, step)
+        if budget is not None:
+            budget -= len(output)
+            if budget < 0:
+                raise PayloadTooBig("decompressed message exceeds the size limit")
+        if output:
+            yield output
+        if len(output) < step:
+            return  # zlib stops short of the step only when the input is used up
+        data = decompressor.unconsumed_tail
 
 
 # ------------------------------------------------------------------- negotiation
