@@ -811,9 +811,15 @@ class Connection:
                     protocol.receive_data(data)
             else:
                 await self._receive_into_protocol(close_deadline)
-            if _is_closed(protocol) or not self._send_lock.locked():
+            # Whoever holds the send lock writes the replies before releasing it; but
+            # once too many wait (a ping flood while a send() is stuck on a peer that
+            # does not read), the reader waits for the lock too, and stops reading.
+            if (
+                _is_closed(protocol)
+                or not self._send_lock.locked()
+                or len(protocol._output) >= _MAX_PENDING_REPLIES
+            ):
                 await self._flush_replies()
-            # Whoever holds the send lock writes the replies before releasing it.
             events = protocol.events_received()
             if events:
                 if len(events) == 1 and type(events[0]) in _MESSAGE_TYPES:
@@ -1191,6 +1197,9 @@ def _coalesce(chunks: list[bytes]) -> list[bytes]:
 
 
 _WRITE_JOIN_LIMIT = 65536
+_MAX_PENDING_REPLIES = 32
+"""Replies (pongs, mostly) left to the send lock's holder above which the reader stops
+reading until they are written: what a ping flood can make us hold."""
 
 
 def _is_closed(protocol: Protocol) -> bool:
