@@ -177,11 +177,12 @@ async def connection_pair(
     buffer: float = float("inf"),
     chunk_size: int = 16384,
     trailing_data: bytes = b"",
+    max_size: int | None = None,
     **options: Any,
 ) -> AsyncIterator[tuple[Connection, Peer]]:
     """A running ``Connection`` on ``side``, and a ``Peer`` on the other side."""
     ours, theirs = memory_stream_pair(buffer=buffer, chunk_size=chunk_size)
-    protocol = Protocol(side, max_size=None, trailing_data=trailing_data)
+    protocol = Protocol(side, max_size=max_size, trailing_data=trailing_data)
     connection = Connection(ours, protocol, **options)
     peer_side = Side.CLIENT if side is Side.SERVER else Side.SERVER
     peer = Peer(theirs, peer_side)

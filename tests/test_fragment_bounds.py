@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import anyio
 import pytest
 
 from anyio_ws import ConnectionClosedError
-from anyio_ws.connection import Connection
 from anyio_ws.core.events import CloseReceived, PongReceived
 from anyio_ws.core.frames import Opcode, encode_frame
-from anyio_ws.core.protocol import Protocol, Side
-from tests.helpers import Peer, memory_stream_pair
+from tests.helpers import Peer, connection_pair
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
@@ -29,22 +24,6 @@ MASK = bytes.fromhex("a1b2c3d4")
 def to_server(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
     """A masked frame, as a client writes it."""
     return encode_frame(opcode, payload, fin=fin, mask=MASK)
-
-
-@asynccontextmanager
-async def server_and_peer(max_size: int | None) -> AsyncIterator[tuple[Connection, Peer]]:
-    """A running server ``Connection`` with ``max_size``, and the client ``Peer``."""
-    ours, theirs = memory_stream_pair(buffer=float("inf"))
-    connection = Connection(ours, Protocol(Side.SERVER, max_size=max_size))
-    peer = Peer(theirs, Side.CLIENT)
-    async with anyio.create_task_group() as group:
-        connection.start(group)
-        try:
-            yield connection, peer
-        finally:
-            await theirs.aclose()
-            with anyio.fail_after(5):
-                await connection.wait_closed()
 
 
 def held_by_anyio_ws() -> int:
@@ -62,7 +41,7 @@ async def pong(peer: Peer) -> None:
 
 async def test_empty_fragment_flood_is_closed_with_1009() -> None:
     """Empty continuations beyond max_size // 16 frames close with 1009 'too many fragments'."""
-    async with server_and_peer(max_size=2**16) as (ws, peer):  # at most 4096 frames
+    async with connection_pair(max_size=2**16) as (ws, peer):  # at most 4096 frames
         data = to_server(Opcode.TEXT, b"a", fin=False)
         data += to_server(Opcode.CONT, b"", fin=False) * 10_000
         await peer.stream.send(data + to_server(Opcode.CONT, b"b"))
@@ -84,7 +63,7 @@ async def test_empty_fragment_flood_is_closed_with_1009() -> None:
 async def test_tiny_fragments_cost_about_their_size_in_the_queue() -> None:
     """An unread message in 2-byte fragments holds about its size, not ~20x."""
     size = 2**15
-    async with server_and_peer(max_size=None) as (ws, peer):
+    async with connection_pair(max_size=None) as (ws, peer):
         # Warm up first: asyncio's debug mode caches source lines on first use.
         await peer.stream.send(to_server(Opcode.BINARY, b"a", fin=False) + to_server(0, b"b"))
         assert await ws.recv() == b"ab"
@@ -108,7 +87,7 @@ async def test_tiny_fragments_cost_about_their_size_in_the_queue() -> None:
 
 async def test_streaming_reader_gets_every_byte_in_order() -> None:
     """Fragments a streaming reader has not taken yet may be joined; nothing is lost."""
-    async with server_and_peer(max_size=2**20) as (ws, peer):
+    async with connection_pair(max_size=2**20) as (ws, peer):
         data = to_server(Opcode.TEXT, b"0", fin=False)
         digits = (b"%d" % (i % 10) for i in range(1, 5000))
         data += b"".join(to_server(Opcode.CONT, digit, fin=False) for digit in digits)
