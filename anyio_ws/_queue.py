@@ -10,7 +10,6 @@ connection keeps its queue forever.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import anyio
@@ -35,13 +34,11 @@ class MessageQueue(Generic[T]):
     ``max_size`` may be a ``(high, low)`` pair: once full, a put waits until the
     queue is down to ``low`` items (default ``high // 4``, as websockets' max_queue),
     so a reader paused by a slow consumer resumes for a batch, not for every item.
-    ``on_drained`` is called once, when the queue is closed and has no item left.
     """
 
     def __init__(
         self,
         max_size: int | None | tuple[int | None, int | None],
-        on_drained: Callable[[], None] | None = None,
     ) -> None:
         high, low = max_size if isinstance(max_size, tuple) else (max_size, None)
         self.max_size = high
@@ -49,8 +46,6 @@ class MessageQueue(Generic[T]):
         self._items: list[T] = []
         self._head = 0
         self._closed = False
-        self._on_drained = on_drained
-        self._drained_reported = False
         self._item_arrived: anyio.Event | None = None
         self._space_freed: anyio.Event | None = None
         self._dropping_when_full = False
@@ -136,8 +131,6 @@ class MessageQueue(Generic[T]):
         if self._space_freed is not None:
             self._space_freed.set()
             self._space_freed = None
-        if self._closed and not items:
-            self._report_drained()
         return item
 
     def drop_when_full(self) -> None:
@@ -166,13 +159,6 @@ class MessageQueue(Generic[T]):
             if event is not None:
                 event.set()
         self._item_arrived = self._space_freed = None
-        if self._head == len(self._items):
-            self._report_drained()
-
-    def _report_drained(self) -> None:
-        if not self._drained_reported and self._on_drained is not None:
-            self._drained_reported = True
-            self._on_drained()
 
 
 class PartialMessage:

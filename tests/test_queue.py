@@ -47,18 +47,14 @@ async def test_put_waits_when_full_and_resumes_after_get() -> None:
     assert [await queue.get() for _ in range(3)] == ["b", "c", "d"]
 
 
-async def test_close_drains_then_raises_and_reports_once() -> None:
-    """After close(), get() returns what is left, then raises; drained is reported once."""
-    drained: list[bool] = []
-    queue: MessageQueue[int] = MessageQueue(4, lambda: drained.append(True))
+async def test_close_drains_then_raises() -> None:
+    """After close(), get() returns what is left, then raises QueueClosed."""
+    queue: MessageQueue[int] = MessageQueue(4)
     await queue.put(1)
     queue.close()
-    assert drained == []
     assert await queue.get() == 1
-    assert drained == [True]
     with pytest.raises(QueueClosed):
         await queue.get()
-    assert drained == [True]
 
 
 async def test_cancelled_get_loses_nothing() -> None:
@@ -172,3 +168,32 @@ async def test_max_queue_pairs_are_accepted_at_the_call(value):
 async def test_bad_max_queue_raises_at_the_call(value):
     with pytest.raises((TypeError, ValueError)):
         anyio_ws.connect("ws://127.0.0.1:1/", max_queue=value)
+
+
+async def test_drop_when_full_keeps_what_fits_and_releases_a_waiting_put() -> None:
+    """Closing: a put waiting for room keeps its item; later ones that find it full are dropped."""
+    queue: MessageQueue[int] = MessageQueue(2)
+    assert await queue.put(1) and await queue.put(2)
+    kept: list[bool] = []
+
+    async def waiting_put() -> None:
+        kept.append(await queue.put(3))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiting_put)
+        await anyio.wait_all_tasks_blocked()
+        assert kept == []
+        queue.drop_when_full()
+    assert kept == [True]  # read already when the close began
+    assert await queue.put(4) is False
+    assert [await queue.get() for _ in range(3)] == [1, 2, 3]
+    assert await queue.put(5) is True  # room again: still kept for a reader
+
+
+async def test_drop_all_drops_every_item() -> None:
+    """Once nobody will read, nothing is queued any more."""
+    queue: MessageQueue[int] = MessageQueue(None)
+    assert await queue.put(1)
+    queue.drop_all()
+    assert await queue.put(2) is False
+    assert len(queue) == 1
