@@ -704,8 +704,7 @@ class Connection:
         with anyio.CancelScope(shield=True):
             events = protocol.events_received()
             await self._dispatch(events, bounded=False)
-            # Whoever holds the send lock writes the replies before releasing it.
-            if _is_closed(protocol) or not self._send_lock.locked():
+            if self._replies_due():
                 await self._flush_replies()
             if _is_closed(protocol):
                 await self._finish()
@@ -811,14 +810,7 @@ class Connection:
                     protocol.receive_data(data)
             else:
                 await self._receive_into_protocol(close_deadline)
-            # Whoever holds the send lock writes the replies before releasing it; but
-            # once too many wait (a ping flood while a send() is stuck on a peer that
-            # does not read), the reader waits for the lock too, and stops reading.
-            if (
-                _is_closed(protocol)
-                or not self._send_lock.locked()
-                or len(protocol._output) >= _MAX_PENDING_REPLIES
-            ):
+            if self._replies_due():
                 await self._flush_replies()
             events = protocol.events_received()
             if events:
@@ -826,6 +818,19 @@ class Connection:
                     await messages.put(events[0].data)  # type: ignore[union-attr]
                 else:
                     await self._dispatch(events)
+
+    def _replies_due(self) -> bool:
+        """Whether the reader writes the protocol's replies now, after a read.
+
+        Whoever holds the send lock writes them before releasing it; but once too many
+        wait (a ping flood while a send() is stuck on a peer that does not read), the
+        reader waits for the lock too, and so stops reading.
+        """
+        return (
+            self.protocol.state is State.CLOSED
+            or not self._send_lock.locked()
+            or len(self.protocol._output) >= _MAX_PENDING_REPLIES
+        )
 
     async def _receive_into_protocol(self, close_deadline: float | None) -> None:
         """Receive one chunk and feed it to the protocol: data, EOF, or a transport error.
