@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
+import anyio
 import pytest
+from fake_clock import Backend, on_fake_clock
 
 
 @pytest.fixture(
@@ -15,9 +19,23 @@ import pytest
         pytest.param(("trio", {}), id="trio"),
     ]
 )
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
-    """Both backends; asyncio in debug mode to catch never-awaited coroutines."""
-    return request.param  # type: ignore[no-any-return]
+def anyio_backend(request: pytest.FixtureRequest) -> Backend:
+    """Both backends; asyncio in debug mode to catch never-awaited coroutines.
+
+    A test marked ``fake_clock`` runs on a fake clock (see ``fake_clock.py``).
+    """
+    backend: Backend = request.param
+    if request.node.get_closest_marker("fake_clock"):
+        return on_fake_clock(backend)
+    return backend
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fake_clock: run on a clock that jumps to the next deadline when every task waits"
+        " (in-memory I/O only)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -57,3 +75,54 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = outcome.get_result()
     if _missing_requirement(report):
         report.outcome = "failed"
+
+
+HANG_FRACTION = 0.75
+"""An async test fails with a TimeoutError this far into its pytest-timeout."""
+
+FAKE_CLOCK_HANG = 24 * 3600.0
+"""The same bound on a fake clock: far beyond any test's own timers, and reached at
+once when every task waits for something that will never come."""
+
+
+def _bounded(test: Callable[..., Awaitable[Any]], seconds: float) -> Callable[..., Awaitable[Any]]:
+    """``test`` under ``fail_after(seconds)``."""
+
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        with anyio.fail_after(seconds):
+            return await test(*args, **kwargs)
+
+    return bounded
+
+
+def _pytest_timeout(item: pytest.Function) -> float:
+    """The test's pytest-timeout in seconds, as that plugin picks it (0: none)."""
+    marker = item.get_closest_marker("timeout")
+    if marker and marker.args:
+        return float(marker.args[0])
+    option = item.config.getoption("timeout", None)
+    return float(option if option is not None else item.config.getini("timeout") or 0)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A hang in an async test fails it with a traceback that ends where it waits.
+
+    pytest-timeout (the backstop, for sync code and shielded waits) dumps the threads'
+    stacks, and for an async test that only shows the event loop waiting. Cancelling
+    the test first, through ``fail_after``, shows the awaits it was stuck in.
+    """
+    test = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(test):
+        return (yield)
+    timeout = _pytest_timeout(pyfuncitem)
+    if not timeout:
+        return (yield)
+    fake_clock = pyfuncitem.get_closest_marker("fake_clock")
+    seconds = FAKE_CLOCK_HANG if fake_clock else timeout * HANG_FRACTION
+    pyfuncitem.obj = _bounded(test, seconds)
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = test

@@ -141,7 +141,7 @@ async def redis_server(executable: str, seconds: float = 10) -> AsyncIterator[in
             while not await _redis_pongs(port):
                 if process.returncode is not None:
                     raise RuntimeError(f"redis-server exited with status {process.returncode}")
-                await anyio.sleep(0.05)
+                await anyio.sleep(0.05)  # polled: another process gives no event when ready
         yield port
     finally:
         if process.returncode is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import select
 import socket
 import ssl
 import struct
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import anyio
+import anyio.lowlevel
 import pytest
 import trustme
 from anyio.abc import SocketAttribute
@@ -71,6 +73,37 @@ async def stream_pair(
             await anyio.aclose_forcefully(server)
 
 
+async def wait_until_buffered(stream: AsyncioSocketStream, size: int) -> None:
+    """Wait until ``size`` bytes arrived and wait unread in ``stream`` (polled: no event)."""
+    with anyio.fail_after(5):
+        while stream._protocol.buffered < size:  # noqa: ASYNC110 (a plain counter)
+            await anyio.sleep(0.001)
+
+
+def stuck(stream: AsyncioSocketStream) -> bool:
+    """Whether ``stream`` can send nothing more until its peer reads.
+
+    Its transport holds more than the limit (so ``send()`` waits) and the kernel takes
+    no more (the socket is not writable): nothing changes until the peer reads.
+    """
+    sock = stream.extra(SocketAttribute.raw_socket)
+    _, writable, _ = select.select([], [sock], [], 0)
+    return stream._protocol.writing_paused and not writable
+
+
+async def wait_until_stuck(stream: AsyncioSocketStream) -> None:
+    """Wait until ``stuck(stream)`` (polled: the kernel gives no event for it)."""
+    with anyio.fail_after(10):
+        while not stuck(stream):  # noqa: ASYNC110 (socket state, no event for it)
+            await anyio.sleep(0.01)
+
+
+async def cancel_once_all_wait(scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` once every other task waits: what it ran could not finish."""
+    await anyio.wait_all_tasks_blocked()
+    scope.cancel()
+
+
 async def receive_exactly(stream: anyio.abc.ByteStream, size: int) -> bytes:
     data = bytearray()
     while len(data) < size:
@@ -89,9 +122,12 @@ async def test_receive_returns_what_the_peer_sent():
 async def test_receive_honours_max_bytes_and_joins_chunks():
     """Buffered chunks come out joined, split at ``max_bytes``; nothing is lost."""
     async with stream_pair() as (server, client):
+        arrived = 0
         for part in (b"abc", b"defg", b"hij"):
             await client.send(part)
-            await anyio.sleep(0.02)  # separate reads on the server side
+            arrived += len(part)
+            await wait_until_buffered(server, arrived)  # so each part is a separate read
+        assert len(server._protocol.chunks) == 3
         assert await server.receive(2) == b"ab"
         assert await server.receive(5) == b"cdefg"
         assert await server.receive() == b"hij"
@@ -99,8 +135,10 @@ async def test_receive_honours_max_bytes_and_joins_chunks():
 
 async def test_a_cancelled_receive_loses_nothing():
     async with stream_pair() as (server, client):
-        with anyio.move_on_after(0.05) as scope:
-            await server.receive()
+        async with anyio.create_task_group() as group:
+            with anyio.CancelScope() as scope:
+                group.start_soon(cancel_once_all_wait, scope)
+                await server.receive()
         assert scope.cancelled_caught
         await client.send(b"later")
         assert await server.receive() == b"later"
@@ -155,7 +193,7 @@ async def test_aclose_flushes_what_was_sent():
     async with stream_pair() as (server, client):
         async with anyio.create_task_group() as group:
             group.start_soon(send, client)
-            await anyio.sleep(0.05)
+            await anyio.wait_all_tasks_blocked()  # the send waits for the buffer to drain
             assert client._protocol.writing_paused
             received = await server.receive()
             group.start_soon(client.aclose)
@@ -176,12 +214,12 @@ async def test_a_cancelled_aclose_aborts():
     async with stream_pair() as (server, client):
         async with anyio.create_task_group() as group:
             group.start_soon(send, client)
-            await anyio.sleep(0.05)
-            assert client._protocol.writing_paused
-            with anyio.move_on_after(0.2) as scope:
+            await wait_until_stuck(client)
+            with anyio.CancelScope() as scope:
+                group.start_soon(cancel_once_all_wait, scope)
                 await client.aclose()  # waits for the buffer to drain: never
             assert scope.cancelled_caught
-            with anyio.fail_after(1):
+            with anyio.fail_after(5):  # aborted: it does not wait for the buffer again
                 await client.aclose()
             assert client._protocol.lost
         received = 0
@@ -200,7 +238,7 @@ async def test_aclose_wakes_a_waiting_receive():
                     await server.receive()
 
             group.start_soon(receive)
-            await anyio.sleep(0.02)
+            await anyio.wait_all_tasks_blocked()  # the receive waits
             await server.aclose()
 
 
@@ -208,7 +246,7 @@ async def test_concurrent_receive_is_busy():
     async with stream_pair() as (server, client):
         async with anyio.create_task_group() as group:
             group.start_soon(server.receive)
-            await anyio.sleep(0.02)
+            await anyio.wait_all_tasks_blocked()  # the first receive waits
             with pytest.raises(anyio.BusyResourceError):
                 await server.receive()
             await client.send(b"x")
@@ -241,12 +279,8 @@ async def test_send_waits_while_the_peer_does_not_read():
 
         async with anyio.create_task_group() as group:
             group.start_soon(sender)
-            with anyio.fail_after(10):
-                while True:  # until the sender makes no progress for a while
-                    before = sent
-                    await anyio.sleep(0.2)
-                    if sent == before:
-                        break
+            await wait_until_stuck(client)
+            await anyio.wait_all_tasks_blocked()
             assert sent < total
             assert client._protocol.writing_paused
             with anyio.fail_after(30):
@@ -260,13 +294,15 @@ async def test_reading_pauses_above_the_high_water_mark():
         protocol = server._protocol
         async with anyio.create_task_group() as group:
             group.start_soon(client.send, b"y" * (8 * 2**20))
-            for _ in range(500):  # 5 s at most
-                if protocol.reading_paused:
-                    break
-                await anyio.sleep(0.01)
-            assert protocol.reading_paused
-            await anyio.sleep(0.1)
-            assert protocol.buffered < _asyncio_stream._READ_HIGH + 2**20
+            with anyio.fail_after(5):
+                while not protocol.reading_paused:  # noqa: ASYNC110 (a plain flag)
+                    await anyio.sleep(0.01)
+            # More is waiting in the kernel: were the transport still reading, each turn
+            # of the event loop (which polls the socket) would add to the buffer.
+            buffered = protocol.buffered
+            for _ in range(100):
+                await anyio.lowlevel.checkpoint()
+            assert protocol.buffered == buffered < _asyncio_stream._READ_HIGH + 2**20
             received = len(await server.receive())
             while protocol.buffered > _asyncio_stream._READ_LOW:
                 received += len(await server.receive())

@@ -43,6 +43,7 @@ async def clients(
                 for _ in range(count)
             ]
             with anyio.fail_after(5):
+                # Polled (bounded): the server gives no event when a connection opens.
                 while len(server.connections) < count:  # noqa: ASYNC110 (a plain set)
                     await anyio.sleep(0.01)
             try:

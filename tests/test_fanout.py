@@ -143,7 +143,7 @@ class Fleet:
             for seq in range(messages):
                 message = {"sender": f"s{sender}", "seq": seq, "round": rnd}
                 await ws.send(json.dumps({**message, "t_send": time.monotonic()}))
-                await anyio.sleep(interval)
+                await anyio.sleep(interval)  # the senders' pace, not a wait for an outcome
 
         async with anyio.create_task_group() as tg:
             for sender in range(senders):
@@ -202,7 +202,7 @@ async def start_server(
             line = await child.readline()
     except (anyio.IncompleteRead, anyio.EndOfStream):
         await child.wait()
-        await anyio.sleep(0.1)  # for drain_stderr to read the rest
+        await anyio.sleep(0.1)  # for drain_stderr to read the rest (a failure report only)
         pytest.fail(f"server exited at start: {errors}")
     match = LISTENING.fullmatch(line)
     assert match, line

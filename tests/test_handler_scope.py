@@ -18,6 +18,7 @@ import anyio.lowlevel
 import pytest
 
 import anyio_ws
+from anyio_ws.testing import serve_in_memory
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
@@ -167,6 +168,7 @@ class TestCancellation:
             with anyio.fail_after(5):  # far sooner than close_timeout
                 await cancelled.wait()
 
+    @pytest.mark.fake_clock
     async def test_unread_messages_delay_cancellation_until_close_timeout(self) -> None:
         """With messages left unread, the handler is cancelled after close_timeout."""
         cancelled_after: list[float] = []
@@ -185,13 +187,14 @@ class TestCancellation:
                 cancelled.set()
                 raise
 
-        async with running(handler, close_timeout=0.5) as server:
-            async with anyio_ws.connect(uri(server)) as ws:
+        # In memory, so that the fake clock times it exactly.
+        async with serve_in_memory(handler, close_timeout=0.5) as served:
+            async with served.connect() as ws:
                 await started.wait()
                 await ws.send("never read")
             with anyio.fail_after(5):
                 await cancelled.wait()
-        assert 0.3 <= cancelled_after[0] < 3
+        assert cancelled_after[0] == pytest.approx(0.5)
 
     async def test_work_on_the_last_message_is_not_cut_short(self) -> None:
         """`async for msg in ws: await work(msg)` completes every message, then ends quietly."""
@@ -350,7 +353,7 @@ class TestCancellation:
                 await anyio.Event().wait()
             finally:
                 with anyio.CancelScope(shield=True):
-                    await anyio.sleep(0.01)
+                    await anyio.sleep(0.01)  # the async cleanup itself: it must not be cut
                     cleaned.set()
 
         async with running(handler) as server:
@@ -503,7 +506,7 @@ class TestChildTasks:
                     async def sender() -> None:
                         while True:  # raises ConnectionClosed once the client is gone
                             await ws.send("tick")
-                            await anyio.sleep(0.01)
+                            await anyio.sleep(0.01)  # the pace of the ticks
 
                     group.start_soon(sender)
                     await anyio.sleep_forever()
@@ -542,6 +545,7 @@ class TestChildTasks:
         assert [str(e) for e in logged.exceptions] == ["bug in a child task"]
 
 
+@pytest.mark.fake_clock
 async def test_closing_with_a_full_queue_reads_the_peer_close_at_once() -> None:
     """close() while max_queue unread messages wait: the close handshake still completes."""
     got_all = anyio.Event()
@@ -552,12 +556,16 @@ async def test_closing_with_a_full_queue_reads_the_peer_close_at_once() -> None:
         got_all.set()
         await ws.wait_closed()
 
-    async with running(handler) as server:
-        async with anyio_ws.connect(uri(server), max_queue=1, close_timeout=30) as client:
-            with anyio.fail_after(5):
-                await got_all.wait()
-                await anyio.sleep(0.05)  # let the client's queue fill and its reader stop
-                await client.close()  # within 5 s although close_timeout is 30
+    # In memory, so that once every task waits the client's reader has stopped, its
+    # queue full, and the fake clock shows how long close() takes.
+    async with serve_in_memory(handler) as served:
+        async with served.connect(max_queue=1, close_timeout=30) as client:
+            await got_all.wait()
+            await anyio.wait_all_tasks_blocked()
+            assert client._messages.full()  # so the client's reader has paused
+            before = anyio.current_time()
+            await client.close()
+            assert anyio.current_time() == before  # at once, not after close_timeout
         assert client.close_code == 1000
         # What was read before close() is delivered: the queued message and the one the
         # paused reader held. The rest arrived after the close frame was sent and found

@@ -66,7 +66,7 @@ def pproxy(
             except OSError:
                 if time.monotonic() > deadline:
                     pytest.fail(f"pproxy did not start: {log.read_text()}")
-                time.sleep(0.05)
+                time.sleep(0.05)  # polled: another process gives no event when ready
         yield port
     finally:
         process.kill()

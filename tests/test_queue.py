@@ -160,8 +160,9 @@ async def ignore(ws: anyio_ws.ServerConnection) -> None:
 
 @pytest.mark.parametrize("value", [(16, 4), (None, None), 16, None])
 async def test_max_queue_pairs_are_accepted_at_the_call(value):
-    anyio_ws.connect("ws://127.0.0.1:1/", max_queue=value)
-    anyio_ws.serve(ignore, "127.0.0.1", 0, max_queue=value)
+    """An int, None, or a (high, low) pair of them is kept as given for the connections."""
+    assert anyio_ws.connect("ws://127.0.0.1:1/", max_queue=value).max_queue == value
+    assert anyio_ws.serve(ignore, "127.0.0.1", 0, max_queue=value).max_queue == value
 
 
 @pytest.mark.parametrize("value", [(16,), (0, 1), "16", (16, 4, 1)])

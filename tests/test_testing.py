@@ -64,6 +64,7 @@ async def test_several_clients_share_a_server_and_shutdown_sends_1001():
     async with serve_in_memory(shout) as served:
         async with served.connect() as alice, served.connect() as bob:
             with anyio.fail_after(5):
+                # Polled (bounded): the server gives no event when a connection opens.
                 while len(served.server.connections) < 2:  # noqa: ASYNC110 (a plain set)
                     await anyio.sleep(0.01)
                 await alice.send("hi all")

@@ -187,11 +187,24 @@ def test_any_bytes_give_events_or_a_clean_failure(
     protocol = Protocol(side, max_size=32)
     for piece in split(data, cuts):
         protocol.receive_data(piece)
-    protocol.events_received()
+    events = protocol.events_received()
     failure = protocol.failure
     output = protocol.data_to_send()
+    # However the bytes were cut, they mean the same: fed whole, the same events and outcome.
+    whole = Protocol(side, max_size=32)
+    whole.receive_data(data)
+    assert whole.events_received() == events
+    assert (whole.failure and whole.failure.code) == (failure and failure.code)
     if failure is None:
         event("no failure")
+        # All that was written back: a pong for each ping, and the close frame echoed.
+        answers: list[Event] = []
+        for received in events:
+            if isinstance(received, PingReceived):
+                answers.append(PongReceived(received.data))
+            elif isinstance(received, CloseReceived):
+                answers.append(CloseReceived(Close(received.close.code)))
+        assert replies_of(side, output) == answers
         return
     event(f"failed with {failure.code}")
     assert failure.code in {1002, 1007, 1009}

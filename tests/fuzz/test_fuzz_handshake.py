@@ -289,4 +289,7 @@ def test_mutated_response_is_accepted_or_refused_with_invalid_handshake(
         event(type(exc).__name__)
     else:
         event("accepted")
+        # Only a 101 that carries the one right answer to our key is accepted.
         assert response.status_code == 101
+        assert response.headers.get_all("Sec-WebSocket-Accept") == [expected_accept(handshake.key)]
+        assert handshake.subprotocol in (None, "chat")
