@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +20,19 @@ import pytest
 def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
     """Both backends; asyncio in debug mode to catch never-awaited coroutines."""
     return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses connections for the whole test.
+
+    Its socket stays bound without listening: a connection is refused, and no other
+    test, in this process or in another pytest-xdist worker, can be given the port
+    meanwhile, as it could be if the port were released at once.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 @pytest.hookimpl(tryfirst=True)
