@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Generator
+import socket
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import anyio
@@ -36,6 +37,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "fake_clock: run on a clock that jumps to the next deadline when every task waits"
         " (in-memory I/O only)",
     )
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses connections for the whole test.
+
+    Its socket stays bound without listening: a connection is refused, and no other
+    test, in this process or in another pytest-xdist worker, can be given the port
+    meanwhile, as it could be if the port were released at once.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -251,6 +251,19 @@ async def test_username_is_none_without_basic_auth() -> None:
 # -------------------------------------------------------------------- arguments
 
 
+def argument_id(value: object) -> str:
+    """A test id naming functions and classes, not showing their memory addresses.
+
+    ``repr`` of a function differs between runs, and pytest-xdist refuses to run when
+    its workers collect different ids.
+    """
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={argument_id(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, type) or callable(value):
+        return getattr(value, "__name__", repr(value))
+    return repr(value)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
@@ -267,7 +280,7 @@ async def test_username_is_none_without_basic_auth() -> None:
         ({"realm": "日本", "credentials": ("a", "b")}, ValueError),
         ({"realm": b"chat", "credentials": ("a", "b")}, TypeError),
     ],
-    ids=repr,
+    ids=argument_id,
 )
 def test_bad_arguments_raise_at_the_call(kwargs: dict[str, Any], error: type[Exception]) -> None:
     """Wrong arguments fail when basic_auth() is called, not on the first client."""

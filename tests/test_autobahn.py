@@ -25,7 +25,7 @@ from anyio_ws.extensions.permessage_deflate import (
     enable_client_permessage_deflate,
 )
 
-pytestmark = [pytest.mark.autobahn, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.autobahn, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 CASES = os.environ.get("ANYIO_WS_AUTOBAHN_CASES", "*")
 PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [
+    pytest.mark.slow,  # a real browser, a server restarted on its port: not beside others
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"

@@ -7,7 +7,6 @@ with ``--backend asyncio`` and with ``--backend trio``.
 from __future__ import annotations
 
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -155,18 +154,10 @@ async def test_binary_and_control_characters_are_printed_readably(cli_backend: s
             assert await child.wait() == 0
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @CLI_BACKENDS
-def test_refused_connection_is_one_line_and_status_1(cli_backend: str) -> None:
+def test_refused_connection_is_one_line_and_status_1(cli_backend: str, refused_port: int) -> None:
     """A refused connection prints one line on stderr, no traceback, and exits 1."""
-    uri = f"ws://127.0.0.1:{free_port()}/"
+    uri = f"ws://127.0.0.1:{refused_port}/"
     result = run_python(*cli(cli_backend, uri))
     assert result.returncode == 1
     assert result.stdout == ""

@@ -34,6 +34,8 @@ from subprocesses import Child, python_process_within, redis_server
 
 import anyio_ws
 
+pytestmark = pytest.mark.slow  # a Redis, server processes, 300 clients: measured alone
+
 PROCESSES = 3
 CLIENTS = 300
 SENDERS = 20

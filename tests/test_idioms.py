@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,6 @@ async def round_trip(uri: str, message: str = "hi", **options: Any) -> str:
             reply = await ws.recv()
     assert isinstance(reply, str)
     return reply
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # ------------------------------------------------- task_group.start(serve, ...)
@@ -337,31 +328,31 @@ async def test_serve_accepts_every_async_callable_and_runs_it(handler: Any, repl
 
 
 async def test_a_refused_connection_raises_connection_refused_error(
-    anyio_backend: tuple[str, object],
+    anyio_backend: tuple[str, object], refused_port: int
 ) -> None:
     """Nothing listening: ``ConnectionRefusedError`` on both backends, the original as cause."""
     with pytest.raises(ConnectionRefusedError) as info:
-        async with anyio_ws.connect(f"ws://127.0.0.1:{free_port()}/", proxy=None):
+        async with anyio_ws.connect(f"ws://127.0.0.1:{refused_port}/", proxy=None):
             pass
     if anyio_backend[0] == "trio":
         assert isinstance(info.value.__cause__, OSError)
         assert str(info.value.__cause__) == "All connection attempts failed"
 
 
-async def test_a_refused_proxy_raises_connection_refused_error() -> None:
+async def test_a_refused_proxy_raises_connection_refused_error(refused_port: int) -> None:
     """The same holds for a proxy that is not there."""
-    proxy = f"http://127.0.0.1:{free_port()}"
+    proxy = f"http://127.0.0.1:{refused_port}"
     with pytest.raises(ConnectionRefusedError):
         async with anyio_ws.connect("ws://example.invalid/", proxy=proxy):
             pass
 
 
 async def test_a_refused_connection_is_retried_when_reconnecting(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, refused_port: int
 ) -> None:
     """The default ``process_exception`` retries a refusal; the last one is raised as is."""
     caplog.set_level(logging.INFO, logger="anyio_ws.client")
-    uri = f"ws://127.0.0.1:{free_port()}/"
+    uri = f"ws://127.0.0.1:{refused_port}/"
     with pytest.raises(ConnectionRefusedError):
         async for _ws in anyio_ws.connect(uri, proxy=None, reconnect_delays=[0, 0]):
             pytest.fail("nothing listens: no connection can open")
@@ -370,11 +361,13 @@ async def test_a_refused_connection_is_retried_when_reconnecting(
     assert anyio_ws.process_exception(ConnectionRefusedError(111, "refused")) is None
 
 
-async def test_a_refused_connection_started_in_a_task_group_raises_as_itself() -> None:
+async def test_a_refused_connection_started_in_a_task_group_raises_as_itself(
+    refused_port: int,
+) -> None:
     """``tg.start(connect, uri)`` raises the refusal unwrapped; the group goes on."""
     async with anyio.create_task_group() as tg:
         with pytest.raises(ConnectionRefusedError):
-            await tg.start(anyio_ws.connect, f"ws://127.0.0.1:{free_port()}/")
+            await tg.start(anyio_ws.connect, f"ws://127.0.0.1:{refused_port}/")
 
 
 def test_the_classes_still_show_their_options_to_inspect() -> None:

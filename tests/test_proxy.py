@@ -187,10 +187,10 @@ async def test_http_proxy_closing_without_answer_raises_invalid_proxy_message(cl
             group.cancel_scope.cancel()
 
 
-async def test_unreachable_proxy_raises_os_error(clean_env):
+async def test_unreachable_proxy_raises_os_error(clean_env, refused_port):
     """Nothing listening at the proxy address: an OSError, which reconnecting retries."""
     with pytest.raises(OSError):
-        await echo_through(proxy=f"http://127.0.0.1:{free_port()}")
+        await echo_through(proxy=f"http://127.0.0.1:{refused_port}")
 
 
 async def test_wss_through_http_proxy(open_proxy, clean_env, tls_certificates):
@@ -283,9 +283,9 @@ async def test_no_proxy_bypasses_the_environment_proxy(open_proxy, clean_env):
     assert not proxied
 
 
-async def test_proxy_none_ignores_the_environment(open_proxy, clean_env):
+async def test_proxy_none_ignores_the_environment(open_proxy, clean_env, refused_port):
     """proxy=None connects directly even when http_proxy is set."""
-    clean_env.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # would fail
+    clean_env.setenv("http_proxy", f"http://127.0.0.1:{refused_port}")  # would fail
     proxied, _ = await echo_through(proxy=None)
     assert not proxied
 

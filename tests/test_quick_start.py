@@ -1,7 +1,8 @@
 """The README's quick start works as written, trio included.
 
 It has two set-up commands: one runs the main example (whose ``--backend trio`` needs
-trio, so that command installs it), one runs the suite. Without trio,
+trio, so that command installs it), one runs the suite (``tests/run.py``, which CI runs
+too: the fast tier in parallel, then the slow tier alone). Without trio,
 ``examples/echo.py --backend trio`` says what to install instead of a traceback.
 """
 
@@ -26,7 +27,15 @@ def test_the_quick_start_has_two_commands() -> None:
     """One command runs the main example, the other the whole suite."""
     example, suite = quick_start_commands()
     assert example.endswith(".venv/bin/python examples/echo.py")
-    assert suite.endswith(".venv/bin/python -m pytest")
+    assert suite.endswith(".venv/bin/python tests/run.py")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """``.ci/run`` runs the suite with the quick start's very command, not a variant."""
+    _, suite = quick_start_commands()
+    command = suite.rsplit(" && ", 1)[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(rf"^{re.escape(command)}$", ci, re.MULTILINE)
 
 
 def test_the_example_command_installs_trio_for_backend_trio() -> None:

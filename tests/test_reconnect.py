@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from itertools import islice
@@ -21,13 +20,6 @@ from anyio_ws.core.protocol import Protocol, Side
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
 CLIENT_LOGGER = "anyio_ws.client"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def accept_and_echo(stream: anyio.abc.ByteStream, head: bytes, rest: bytes) -> None:
@@ -209,10 +201,10 @@ async def test_retryable_failures_are_retried_and_logged(caplog):
     assert "InvalidMessage" in records[1].getMessage()
 
 
-async def test_refused_connection_is_retried_until_the_delays_run_out(caplog):
+async def test_refused_connection_is_retried_until_the_delays_run_out(caplog, refused_port):
     """When reconnect_delays is exhausted, the last error is raised."""
     caplog.set_level(logging.INFO, CLIENT_LOGGER)
-    uri = f"ws://127.0.0.1:{free_port()}/"
+    uri = f"ws://127.0.0.1:{refused_port}/"
     with anyio.fail_after(10), pytest.raises(OSError):
         async for _ in anyio_ws.connect(uri, reconnect_delays=[0, 0]):
             pytest.fail("nothing listens there")
