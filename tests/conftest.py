@@ -7,6 +7,18 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under mutmut (tests/mutation.md): one process runs each test many times, mutated
+    # functions are slower, and a run must give the same verdict twice.
+    settings.register_profile(
+        "mutmut",
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
+    )
+    settings.load_profile("mutmut")
 
 
 @pytest.fixture(

@@ -7,12 +7,19 @@ an extension that owns RSV1 is negotiated.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from anyio_ws.core.events import CloseReceived, PingReceived, PongReceived, TextMessage
 from anyio_ws.core.frames import Close, Opcode, encode_frame
 from anyio_ws.core.protocol import Protocol, Side, State
-from anyio_ws.exceptions import ConnectionClosedError, ConnectionClosedOK, ProtocolError
+from anyio_ws.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidState,
+    ProtocolError,
+)
 from anyio_ws.extensions.permessage_deflate import PerMessageDeflate
 
 MASK = bytes.fromhex("a1b2c3d4")
@@ -169,3 +176,67 @@ def test_compressed_data_frame_with_rsv1_passes_with_deflate() -> None:
     protocol.receive_data(wire)
     assert protocol.events_received() == [TextMessage("hello hello hello")]
     assert protocol.failure is None
+
+
+# ------------------------------------------------- what a failure tells the peer
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (
+            to_server(Opcode.TEXT, b"x", rsv=RSV2),
+            "reserved bits set without a negotiated extension",
+        ),
+        (to_server(0x3, b"x"), "unknown opcode 0x3"),
+        (encode_frame(Opcode.TEXT, b"x"), "frame masking does not match the sender's side"),
+        (encode_frame(Opcode.PING, b"", fin=False, mask=MASK), "fragmented control frame"),
+        (to_server(Opcode.PING, b"p" * 126), "control frame payload longer than 125 bytes"),
+    ],
+)
+def test_a_violation_is_named_in_the_close_reason(frame: bytes, reason: str) -> None:
+    """The close frame sent on a violation says what it was (1002, with the reason)."""
+    protocol = Protocol(Side.SERVER)
+    protocol.receive_data(frame)
+    assert protocol.close_sent == Close(1002, reason)
+    assert str(protocol.failure) == reason
+
+
+def test_a_violation_too_long_to_name_is_sent_without_reason() -> None:
+    """A description over 123 bytes would not fit a close frame: the reason is left empty."""
+    fits, too_long = ProtocolError("f" * 123), ProtocolError("t" * 124)
+    protocol = Protocol(Side.SERVER)
+    protocol._fail_with(fits)
+    assert protocol.close_sent == Close(1002, "f" * 123)
+    protocol = Protocol(Side.SERVER)
+    protocol._fail_with(too_long)
+    assert protocol.close_sent == Close(1002, "")
+    assert protocol.failure is too_long
+
+
+def test_a_violation_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """With DEBUG on, failing the connection logs the violation."""
+    caplog.set_level(logging.DEBUG, logger="anyio_ws.protocol")
+    protocol = Protocol(Side.SERVER)
+    protocol.receive_data(encode_frame(Opcode.TEXT, b"x"))
+    messages = [record.getMessage() for record in caplog.records]
+    assert "! failing the connection: frame masking does not match the sender's side" in messages
+
+
+def test_fail_without_reason_sends_an_empty_reason() -> None:
+    """fail(code) alone sends the code with an empty reason."""
+    protocol = Protocol(Side.SERVER)
+    protocol.fail(1011)
+    assert protocol.close_sent == Close(1011, "")
+
+
+def test_send_close_misuse_says_why() -> None:
+    """send_close() refuses a reserved code, a long reason, and a second call, saying why."""
+    protocol = Protocol(Side.SERVER)
+    with pytest.raises(ValueError, match="^close code 1006 may not be sent in a close frame$"):
+        protocol.send_close(1006)
+    with pytest.raises(ValueError, match="^close reason is longer than 123 bytes once encoded$"):
+        protocol.send_close(1000, "r" * 124)
+    protocol.send_close(1000)
+    with pytest.raises(InvalidState, match="^cannot send a close frame in state CLOSING$"):
+        protocol.send_close(1000)
