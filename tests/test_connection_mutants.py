@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from helpers import connection_pair, memory_stream_pair
+from helpers import Peer, connection_pair, memory_stream_pair
 
 import anyio_ws
 from anyio_ws import ConcurrencyError, ConnectionClosedOK, Server, ServerConnection, State
+from anyio_ws.client import ClientConnection
 from anyio_ws.connection import Connection
+from anyio_ws.core.events import CloseReceived
+from anyio_ws.core.frames import Close
 from anyio_ws.core.protocol import Protocol, Side
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
@@ -126,3 +129,64 @@ async def test_server_cancelled_after_close_without_closing_connections_sends_10
             await ws.recv()
         assert ws.close_code == 1001
         assert ws.close_reason == "server shutting down"
+
+
+# ------------------------------------------------------- cancelled from outside
+
+
+async def test_a_bare_connection_cancelled_drops_the_transport_without_a_close_frame():
+    """Connection's own rule when its group is cancelled: no close frame, just EOF."""
+    ours, theirs = memory_stream_pair(buffer=float("inf"))
+    peer = Peer(theirs, Side.CLIENT)
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, close_timeout=5)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            ws.start(group)
+            await ws.ping(b"started")  # the reader runs
+            group.cancel_scope.cancel()
+        events = await peer.read_until_eof()
+    assert not [event for event in events if isinstance(event, CloseReceived)]
+    assert ws.close_code == 1006
+    await theirs.aclose()
+
+
+async def test_a_cancelled_client_waits_close_timeout_at_most_for_a_silent_peer():
+    """ClientConnection tries to close with 1000 when cancelled, for close_timeout at most,
+    even when the peer reads nothing (the close frame's write never completes)."""
+    timeout = 0.3
+    ours, theirs = memory_stream_pair(buffer=0)
+    ws = ClientConnection(ours, Protocol(Side.CLIENT), ping_interval=None, close_timeout=timeout)
+    rescued = False
+
+    async def failsafe() -> None:
+        nonlocal rescued
+        await anyio.sleep(timeout + 10)  # far beyond: only a bug gets here
+        rescued = True
+        await theirs.aclose()  # unblock a shielded wait that never ends
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(failsafe)
+        start = anyio.current_time()
+        async with anyio.create_task_group() as group:
+            ws.start(group)
+            group.cancel_scope.cancel()
+        elapsed = anyio.current_time() - start
+        outer.cancel_scope.cancel()
+    assert not rescued
+    assert elapsed >= timeout
+    assert ws.protocol.close_sent == Close(1000)
+    assert ws.state is State.CLOSED
+    await theirs.aclose()
+
+
+async def test_a_handler_close_without_arguments_sends_1000():
+    """ServerConnection.close() defaults to 1000 (normal closure), not 1001."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.close()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert ws.close_code == 1000
