@@ -180,7 +180,7 @@ async def test_a_cancelled_client_waits_close_timeout_at_most_for_a_silent_peer(
 
 
 async def test_a_handler_close_without_arguments_sends_1000():
-    """ServerConnection.close() defaults to 1000 (normal closure), not 1001."""
+    """ServerConnection.close() defaults to 1000 (normal closure) and no reason."""
 
     async def handler(ws: ServerConnection) -> None:
         await ws.close()
@@ -190,3 +190,24 @@ async def test_a_handler_close_without_arguments_sends_1000():
             with pytest.raises(ConnectionClosedOK):
                 await ws.recv()
             assert ws.close_code == 1000
+            assert ws.close_reason == ""
+
+
+async def test_a_second_server_close_changes_nothing():
+    """Only the first server.close() counts: a second one cannot change the close code."""
+    entered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        entered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            await entered.wait()
+            server.close()
+            server.close(code=4000)
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert ws.close_code == 1001
+            with anyio.fail_after(5):
+                await server.wait_closed()
