@@ -12,6 +12,18 @@ from typing import Any
 import anyio
 import pytest
 from fake_clock import Backend, on_fake_clock
+from hypothesis import HealthCheck, settings
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under mutmut (tests/mutation.md): one process runs each test many times, mutated
+    # functions are slower, and a run must give the same verdict twice.
+    settings.register_profile(
+        "mutmut",
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
+    )
+    settings.load_profile("mutmut")
 
 
 @pytest.fixture(

@@ -1,0 +1,213 @@
+"""Connection-layer behaviour the mutation run found unpinned (see tests/mutation.md).
+
+Which pings a pong answers, how long close() waits for a silent peer, the close code a
+server cancelled after ``close(close_connections=False)`` sends. Both backends.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from helpers import Peer, connection_pair, memory_stream_pair
+
+import anyio_ws
+from anyio_ws import ConcurrencyError, ConnectionClosedOK, Server, ServerConnection, State
+from anyio_ws.client import ClientConnection
+from anyio_ws.connection import Connection
+from anyio_ws.core.events import CloseReceived
+from anyio_ws.core.frames import Close
+from anyio_ws.core.protocol import Protocol, Side
+
+pytestmark = pytest.mark.usefixtures("anyio_backend")
+
+
+def uri(server: Server) -> str:
+    return f"ws://127.0.0.1:{server.port}/"
+
+
+# ------------------------------------------------------------ which pings a pong answers
+
+
+async def test_a_pong_answers_its_ping_and_every_earlier_one_only():
+    """A pong resolves the ping with its payload and those before it, not those after."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        first = await ws.ping(b"first")
+        second = await ws.ping(b"second")
+        third = await ws.ping(b"third")
+        # The peer reads nothing (no automatic pongs): it answers only what we make it.
+        peer.protocol.send_pong(b"second")
+        await peer.send_text("after the pong")
+        with anyio.fail_after(5):
+            assert await ws.recv() == "after the pong"  # the pong was handled before it
+            latency = await second
+            earlier = await first
+        assert latency >= 0 and earlier >= latency
+        assert ws.latency == latency
+        # "third" still waits: pinging with its payload again is refused.
+        with pytest.raises(ConcurrencyError):
+            await ws.ping(b"third")
+        # The answered ones are gone: their payloads can be used again.
+        await ws.ping(b"first")
+        await ws.ping(b"second")
+        peer.protocol.send_pong(b"third")
+        await peer.flush()
+        with anyio.fail_after(5):
+            assert await third >= 0
+
+
+async def test_a_pong_with_an_unknown_payload_answers_nothing():
+    """A pong nobody pinged for (a heartbeat) resolves no ping and leaves latency alone."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await ws.ping(b"waiting")
+        peer.protocol.send_pong(b"unsolicited")
+        await peer.send_text("after the pong")
+        with anyio.fail_after(5):
+            assert await ws.recv() == "after the pong"
+        assert ws.latency == 0.0
+        with pytest.raises(ConcurrencyError):
+            await ws.ping(b"waiting")
+
+
+# ----------------------------------------------------- close() and a silent peer
+
+
+@pytest.mark.parametrize("side", [Side.SERVER, Side.CLIENT], ids=["server", "client"])
+async def test_close_waits_close_timeout_for_a_silent_peer(side: Side):
+    """close() with a peer that never answers returns after close_timeout, not before."""
+    timeout = 0.3
+    async with connection_pair(side=side, close_timeout=timeout, ping_interval=None) as (
+        ws,
+        _peer,
+    ):
+        start = anyio.current_time()
+        with anyio.fail_after(timeout + 10):  # generous: load only makes it longer
+            await ws.close()
+        elapsed = anyio.current_time() - start
+        assert elapsed >= timeout
+        assert ws.state is State.CLOSED
+        assert ws.close_code == 1006
+
+
+async def test_connection_defaults_are_the_documented_ones():
+    """The defaults the docstring and README give: 10 s, 20 s, 20 s, 32 KiB."""
+    ours, theirs = memory_stream_pair()
+    async with ours, theirs:
+        ws = Connection(ours, Protocol(Side.SERVER))
+        assert ws.close_timeout == 10
+        assert ws.ping_interval == 20
+        assert ws.ping_timeout == 20
+        assert ws.write_limit == 32768
+        assert ws.latency == 0.0
+        assert ws.state is State.OPEN
+        assert ws.close_code is None and ws.close_reason is None
+
+
+# ------------------------------------------- a server cancelled after close(False)
+
+
+async def test_server_cancelled_after_close_without_closing_connections_sends_1001():
+    """close(close_connections=False) lets connections run; a later cancellation ends them
+    with 1001 (going away), as leaving serve() does."""
+    entered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        entered.set()
+        await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as group:
+        with anyio.CancelScope() as scope:
+            async with anyio_ws.serve(handler, "127.0.0.1", 0, close_timeout=5) as server:
+                ws = await anyio_ws.connect(uri(server), task_group=group, ping_interval=None)
+                await entered.wait()
+                server.close(close_connections=False)
+                with anyio.fail_after(5):
+                    await (await ws.ping())  # still open: close() left it alone
+                assert ws.state is State.OPEN
+                scope.cancel()
+                await anyio.sleep_forever()
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+        assert ws.close_code == 1001
+        assert ws.close_reason == "server shutting down"
+
+
+# ------------------------------------------------------- cancelled from outside
+
+
+async def test_a_bare_connection_cancelled_drops_the_transport_without_a_close_frame():
+    """Connection's own rule when its group is cancelled: no close frame, just EOF."""
+    ours, theirs = memory_stream_pair(buffer=float("inf"))
+    peer = Peer(theirs, Side.CLIENT)
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, close_timeout=5)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            ws.start(group)
+            await ws.ping(b"started")  # the reader runs
+            group.cancel_scope.cancel()
+        events = await peer.read_until_eof()
+    assert not [event for event in events if isinstance(event, CloseReceived)]
+    assert ws.close_code == 1006
+    await theirs.aclose()
+
+
+async def test_a_cancelled_client_waits_close_timeout_at_most_for_a_silent_peer():
+    """ClientConnection tries to close with 1000 when cancelled, for close_timeout at most,
+    even when the peer reads nothing (the close frame's write never completes)."""
+    timeout = 0.3
+    ours, theirs = memory_stream_pair(buffer=0)
+    ws = ClientConnection(ours, Protocol(Side.CLIENT), ping_interval=None, close_timeout=timeout)
+    rescued = False
+
+    async def failsafe() -> None:
+        nonlocal rescued
+        await anyio.sleep(timeout + 10)  # far beyond: only a bug gets here
+        rescued = True
+        await theirs.aclose()  # unblock a shielded wait that never ends
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(failsafe)
+        start = anyio.current_time()
+        async with anyio.create_task_group() as group:
+            ws.start(group)
+            group.cancel_scope.cancel()
+        elapsed = anyio.current_time() - start
+        outer.cancel_scope.cancel()
+    assert not rescued
+    assert elapsed >= timeout
+    assert ws.protocol.close_sent == Close(1000)
+    assert ws.state is State.CLOSED
+    await theirs.aclose()
+
+
+async def test_a_handler_close_without_arguments_sends_1000():
+    """ServerConnection.close() defaults to 1000 (normal closure) and no reason."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.close()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert ws.close_code == 1000
+            assert ws.close_reason == ""
+
+
+async def test_a_second_server_close_changes_nothing():
+    """Only the first server.close() counts: a second one cannot change the close code."""
+    entered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        entered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            await entered.wait()
+            server.close()
+            server.close(code=4000)
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert ws.close_code == 1001
+            with anyio.fail_after(5):
+                await server.wait_closed()
