@@ -689,10 +689,9 @@ def bomb() -> bytes:
     return b"".join(parts)
 
 
-@pytest.mark.parametrize("chunk_size", [None, 65536], ids=["whole", "64KiB-reads"])
-def test_decompression_bomb_is_refused(bomb: bytes, chunk_size: int | None) -> None:
-    """100 MiB of zeros against max_size=1 MiB fails with 1009, with memory kept small."""
-    _, server = connected(max_size=MiB)
+def peak_while_receiving(server: Protocol, bomb: bytes, chunk_size: int | None) -> int:
+    """Feed ``bomb`` as one compressed frame (whole, or in reads of ``chunk_size``);
+    return the peak memory traced meanwhile."""
     frame = to_server(Opcode.BINARY, bomb, rsv=RSV1)
     size = chunk_size or len(frame)
     chunks = [frame[i : i + size] for i in range(0, len(frame), size)]
@@ -700,9 +699,16 @@ def test_decompression_bomb_is_refused(bomb: bytes, chunk_size: int | None) -> N
     try:
         for chunk in chunks:
             server.receive_data(chunk)
-        _, peak = tracemalloc.get_traced_memory()
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize("chunk_size", [None, 65536], ids=["whole", "64KiB-reads"])
+def test_decompression_bomb_is_refused(bomb: bytes, chunk_size: int | None) -> None:
+    """100 MiB of zeros against max_size=1 MiB fails with 1009, with memory kept small."""
+    _, server = connected(max_size=MiB)
+    peak = peak_while_receiving(server, bomb, chunk_size)
     assert server.events_received() == []
     assert failed_with(server, CloseCode.MESSAGE_TOO_BIG)
     assert isinstance(server.failure, PayloadTooBig)
@@ -713,16 +719,7 @@ def test_decompression_bomb_is_refused(bomb: bytes, chunk_size: int | None) -> N
 def test_decompression_bomb_holds_max_size_once(bomb: bytes, chunk_size: int | None) -> None:
     """Refusing a bomb at max_size=8 MiB peaks near 8 MiB, not twice (output inflated in steps)."""
     _, server = connected(max_size=8 * MiB)
-    frame = to_server(Opcode.BINARY, bomb, rsv=RSV1)
-    size = chunk_size or len(frame)
-    chunks = [frame[i : i + size] for i in range(0, len(frame), size)]
-    tracemalloc.start()
-    try:
-        for chunk in chunks:
-            server.receive_data(chunk)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = peak_while_receiving(server, bomb, chunk_size)
     assert failed_with(server, CloseCode.MESSAGE_TOO_BIG)
     assert peak <= 1.2 * 8 * MiB + 2 * MiB
 
