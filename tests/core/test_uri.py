@@ -160,6 +160,24 @@ def test_parse_uri_refusal_messages(uri: str, message: str) -> None:
     assert str(exc_info.value) == f"{uri} isn't a valid URI: {message}"
 
 
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("ws://[v1.foo]/", "invalid IPv6 address"),
+        ("ws://evil.example[::1]/", "invalid hostname"),
+        ("ws://[::1]evil.example/", "invalid hostname"),
+        ("ws://[::1]]/", "invalid hostname"),
+        ("ws://a:b@evil.example[::1]:80/", "invalid hostname"),
+    ],
+)
+def test_parse_uri_refuses_malformed_ip_literals(uri: str, message: str) -> None:
+    """An IP literal is "[IPv6]" and at most a port: urlsplit would drop the rest and
+    connect to another host than the one written, or take "[v1.foo]" for a name."""
+    with pytest.raises(InvalidURI) as exc_info:
+        parse_uri(uri)
+    assert exc_info.value.msg == message
+
+
 def test_repr_without_user_info() -> None:
     """repr() of a URI without user info shows user_info=None."""
     assert repr(parse_uri("wss://example.com:8443/chat")) == (
