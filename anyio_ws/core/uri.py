@@ -99,7 +99,7 @@ def parse_uri(uri: str) -> WebSocketURI:
 
 def _parse_host(uri: str, parts: urllib.parse.SplitResult) -> str:
     host_port = parts.netloc.rpartition("@")[2]
-    bracketed = "[" in host_port or "]" in host_port
+    bracketed = "[" in host_port  # urlsplit refuses a "[" or "]" without the other
     if bracketed and _IP_LITERAL.fullmatch(host_port) is None:
         raise InvalidURI(uri, "invalid hostname")
     hostname = parts.hostname
