@@ -20,6 +20,10 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9._-]+")
 # C0 controls, space and DEL: urlsplit silently drops some of them, which would let
 # "ws://a\n.example" mean another host than the one written.
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+# The host and port of an authority whose host is an IP literal (RFC 3986 section
+# 3.2.2): "[...]" and at most a port. urlsplit takes whatever sits between the first
+# brackets and drops the rest, so "evil.example[::1]" would connect to ::1.
+_IP_LITERAL = re.compile(r"\[[^\[\]]*\](?::[0-9]*)?")
 
 
 @dataclass(frozen=True)
@@ -86,17 +90,23 @@ def parse_uri(uri: str) -> WebSocketURI:
         raise InvalidURI(uri, "port 0 can't be connected to")
     return WebSocketURI(
         secure=secure,
-        host=_parse_host(uri, parts.hostname),
+        host=_parse_host(uri, parts),
         port=_DEFAULT_PORTS[secure] if port is None else port,
         path=_parse_path(parts),
         user_info=_parse_user_info(uri, parts),
     )
 
 
-def _parse_host(uri: str, hostname: str | None) -> str:
+def _parse_host(uri: str, parts: urllib.parse.SplitResult) -> str:
+    host_port = parts.netloc.rpartition("@")[2]
+    bracketed = "[" in host_port  # urlsplit refuses a "[" or "]" without the other
+    if bracketed and _IP_LITERAL.fullmatch(host_port) is None:
+        raise InvalidURI(uri, "invalid hostname")
+    hostname = parts.hostname
     if not hostname:
         raise InvalidURI(uri, "hostname isn't provided")
-    if ":" in hostname:
+    if bracketed:
+        # Only IPv6 goes in brackets: not IPv4, nor an IPvFuture like "[v1.foo]".
         host = urllib.parse.unquote(hostname)  # a zone identifier "%25eth0" is "%eth0"
         try:
             ipaddress.IPv6Address(host)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -18,7 +20,7 @@ from anyio_ws.core.headers import (
     parse_upgrade,
     validate_subprotocols,
 )
-from anyio_ws.exceptions import InvalidHeaderFormat
+from anyio_ws.exceptions import InvalidHeaderFormat, InvalidHeaderValue
 
 TOKEN_REGEX = r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
 tokens = st.from_regex(TOKEN_REGEX, fullmatch=True)
@@ -269,3 +271,116 @@ def test_validate_subprotocols_rejects_non_token() -> None:
     """A subprotocol that is not a token is a ValueError."""
     with pytest.raises(ValueError, match="not a token"):
         validate_subprotocols(["chat room"])
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "error", "message"),
+    [
+        (
+            parse_connection,
+            "Upgrade keep-alive",
+            InvalidHeaderFormat,
+            "invalid Connection header: expected comma at 8 in Upgrade keep-alive",
+        ),
+        (
+            parse_connection,
+            "",
+            InvalidHeaderFormat,
+            "invalid Connection header: expected token at 0 in ",
+        ),
+        (
+            parse_upgrade,
+            "/13",
+            InvalidHeaderFormat,
+            "invalid Upgrade header: expected protocol at 0 in /13",
+        ),
+        (
+            parse_extension,
+            'foo; a="1',
+            InvalidHeaderFormat,
+            'invalid Sec-WebSocket-Extensions header: expected quoted string at 7 in foo; a="1',
+        ),
+        (
+            parse_extension,
+            'foo; a="1 2"',
+            InvalidHeaderFormat,
+            "invalid Sec-WebSocket-Extensions header: invalid quoted header content at 7"
+            ' in foo; a="1 2"',
+        ),
+        (
+            functools.partial(parse_subprotocol_list, max_items=1),
+            "a, b",
+            InvalidHeaderValue,
+            "invalid Sec-WebSocket-Protocol header: too many values",
+        ),
+        (
+            functools.partial(parse_extension, max_items=1),
+            "a, b",
+            InvalidHeaderValue,
+            "invalid Sec-WebSocket-Extensions header: too many values",
+        ),
+    ],
+    ids=[
+        "comma",
+        "token",
+        "protocol",
+        "quoted-string",
+        "quoted-content",
+        "protocols",
+        "extensions",
+    ],
+)
+def test_parse_refusal_messages(
+    parse: Callable[[str], object], value: str, error: type[Exception], message: str
+) -> None:
+    """Each parse refusal says which header, what was expected and where: a peer sees it."""
+    with pytest.raises(error) as exc_info:
+        parse(value)
+    assert type(exc_info.value) is error
+    assert str(exc_info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (
+            lambda: build_extension([("fo o", [])]),
+            ValueError,
+            "invalid extension name: 'fo o' is not a token",
+        ),
+        (
+            lambda: build_extension([("foo", [("a b", None)])]),
+            ValueError,
+            "invalid extension parameter name: 'a b' is not a token",
+        ),
+        (
+            lambda: build_extension([("foo", [("a", "1 2")])]),
+            ValueError,
+            "invalid extension parameter value: '1 2' is not a token",
+        ),
+        (
+            lambda: validate_subprotocols("chat"),
+            TypeError,
+            "subprotocols must be a list of str, not a str",
+        ),
+        (
+            lambda: validate_subprotocols([b"chat"]),  # type: ignore[list-item]
+            TypeError,
+            "subprotocol must be a str, not bytes",
+        ),
+        (
+            lambda: validate_subprotocols(["chat room"]),
+            ValueError,
+            "invalid subprotocol: 'chat room' is not a token",
+        ),
+    ],
+    ids=["extension-name", "parameter-name", "parameter-value", "str", "bytes", "subprotocol"],
+)
+def test_build_refusal_messages(
+    build: Callable[[], object], error: type[Exception], message: str
+) -> None:
+    """Each refusal of a bad extension or subprotocol names what is wrong and shows it."""
+    with pytest.raises(error) as exc_info:
+        build()
+    assert type(exc_info.value) is error
+    assert str(exc_info.value) == message

@@ -15,16 +15,18 @@ def test_getitem_is_case_insensitive() -> None:
 
 
 def test_getitem_missing_raises_key_error() -> None:
-    """A missing header raises KeyError."""
-    with pytest.raises(KeyError):
+    """A missing header raises KeyError naming the header."""
+    with pytest.raises(KeyError) as exc_info:
         Headers()["Upgrade"]
+    assert exc_info.value.args == ("Upgrade",)
 
 
 def test_getitem_repeated_raises() -> None:
     """A repeated header raises MultipleValuesError rather than picking one."""
     headers = Headers([("Key", "a"), ("key", "b")])
-    with pytest.raises(MultipleValuesError):
+    with pytest.raises(MultipleValuesError) as exc_info:
         headers["Key"]
+    assert exc_info.value.args == ("Key",)
 
 
 def test_setitem_appends() -> None:
@@ -54,6 +56,21 @@ def test_delitem() -> None:
     del headers["A"]
     assert "a" not in headers
     assert list(headers.raw_items()) == [("B", "2")]
+
+
+def test_delitem_missing_raises_key_error() -> None:
+    """Deleting a missing header raises KeyError naming the header, and keeps the rest."""
+    headers = Headers({"B": "2"})
+    with pytest.raises(KeyError) as exc_info:
+        del headers["A"]
+    assert exc_info.value.args == ("A",)
+    assert list(headers.raw_items()) == [("B", "2")]
+
+
+@pytest.mark.parametrize("name", [1, None, b"A"])
+def test_contains_non_str_is_false(name: object) -> None:
+    """Only a str can name a header: anything else is never in the headers."""
+    assert name not in Headers({"A": "1", "1": "x", "None": "y"})
 
 
 def test_construct_from_mapping_pairs_and_headers() -> None:

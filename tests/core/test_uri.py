@@ -136,3 +136,50 @@ def test_invalid_uri_message_hides_the_password(uri: str, shown: str) -> None:
     assert str(exc_info.value).startswith(f"{shown} isn't a valid URI: ")
     assert "s3" not in str(exc_info.value) and "cr" not in str(exc_info.value)
     assert exc_info.value.uri == uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("ws://local host/", "contains whitespace or a control character"),
+        ("ws://localhost/#fragment", "fragments aren't allowed in WebSocket URIs"),
+        ("http://localhost/", "scheme isn't ws or wss"),
+        ("ws://localhost:0/", "port 0 can't be connected to"),
+        ("ws://:8765/", "hostname isn't provided"),
+        ("ws://[v1.a:b]/", "invalid IPv6 address"),
+        ("ws://" + "a" * 64 + ".example/", "hostname can't be IDNA-encoded"),
+        ("ws://local<host/", "invalid hostname"),
+        ("ws://user@localhost/", "username provided without password"),
+    ],
+)
+def test_parse_uri_refusal_messages(uri: str, message: str) -> None:
+    """Each refusal has its own exact reason, shown after the URI in the message."""
+    with pytest.raises(InvalidURI) as exc_info:
+        parse_uri(uri)
+    assert exc_info.value.msg == message
+    assert str(exc_info.value) == f"{uri} isn't a valid URI: {message}"
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("ws://[v1.foo]/", "invalid IPv6 address"),
+        ("ws://evil.example[::1]/", "invalid hostname"),
+        ("ws://[::1]evil.example/", "invalid hostname"),
+        ("ws://[::1]]/", "invalid hostname"),
+        ("ws://a:b@evil.example[::1]:80/", "invalid hostname"),
+    ],
+)
+def test_parse_uri_refuses_malformed_ip_literals(uri: str, message: str) -> None:
+    """An IP literal is "[IPv6]" and at most a port: urlsplit would drop the rest and
+    connect to another host than the one written, or take "[v1.foo]" for a name."""
+    with pytest.raises(InvalidURI) as exc_info:
+        parse_uri(uri)
+    assert exc_info.value.msg == message
+
+
+def test_repr_without_user_info() -> None:
+    """repr() of a URI without user info shows user_info=None."""
+    assert repr(parse_uri("wss://example.com:8443/chat")) == (
+        "WebSocketURI(secure=True, host='example.com', port=8443, path='/chat', user_info=None)"
+    )
