@@ -135,6 +135,22 @@ def deflate(data: bytes) -> bytes:
     return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
+class Rsv2Extension(Extension):
+    """Another extension, giving RSV2 a meaning; its data passes unchanged."""
+
+    name = "x-rsv2"
+    reserved_bits = 0x20
+
+    def encode(self, data: bytes, *, first: bool, fin: bool) -> tuple[bytes, int]:
+        return data, 0x20 if first else 0
+
+    def begin_message(self, rsv: int) -> bool:
+        return bool(rsv & 0x20)
+
+    def decode(self, data: bytes, *, fin: bool, max_size: int | None) -> bytes:
+        return data
+
+
 def failed_with(protocol: Protocol, code: int) -> bool:
     """Whether the protocol failed the connection with ``code``."""
     return (
@@ -209,39 +225,56 @@ def test_server_accepts(
 
 
 @pytest.mark.parametrize(
-    ("offer", "error"),
+    ("offer", "error", "message"),
     [
-        ([("server_max_window_bits", "7")], InvalidParameterValue),
-        ([("server_max_window_bits", "16")], InvalidParameterValue),
-        ([("server_max_window_bits", "x")], InvalidParameterValue),
-        ([("server_max_window_bits", "010")], InvalidParameterValue),
-        ([("server_max_window_bits", None)], InvalidParameterValue),
-        ([("client_max_window_bits", "7")], InvalidParameterValue),
-        ([("client_max_window_bits", "16")], InvalidParameterValue),
-        ([("client_max_window_bits", "x")], InvalidParameterValue),
-        ([("server_no_context_takeover", "1")], InvalidParameterValue),
-        ([("client_no_context_takeover", "on")], InvalidParameterValue),
-        ([("server_no_context_takeover", None)] * 2, DuplicateParameter),
-        ([("client_no_context_takeover", None)] * 2, DuplicateParameter),
-        ([("server_max_window_bits", "9"), ("server_max_window_bits", "10")], DuplicateParameter),
-        ([("client_max_window_bits", None), ("client_max_window_bits", "9")], DuplicateParameter),
-        ([("x-unknown", None)], InvalidParameterName),
-        ([("max_window_bits", "10")], InvalidParameterName),
+        ([("server_max_window_bits", "7")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: 7"),
+        ([("server_max_window_bits", "16")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: 16"),
+        ([("server_max_window_bits", "x")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: x"),
+        ([("server_max_window_bits", "010")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: 010"),
+        ([("server_max_window_bits", None)], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: None"),
+        ([("client_max_window_bits", "7")], InvalidParameterValue,
+         "invalid value for parameter client_max_window_bits: 7"),
+        ([("client_max_window_bits", "16")], InvalidParameterValue,
+         "invalid value for parameter client_max_window_bits: 16"),
+        ([("client_max_window_bits", "x")], InvalidParameterValue,
+         "invalid value for parameter client_max_window_bits: x"),
+        ([("server_no_context_takeover", "1")], InvalidParameterValue,
+         "invalid value for parameter server_no_context_takeover: 1"),
+        ([("client_no_context_takeover", "on")], InvalidParameterValue,
+         "invalid value for parameter client_no_context_takeover: on"),
+        ([("server_no_context_takeover", None)] * 2, DuplicateParameter,
+         "duplicate parameter: server_no_context_takeover"),
+        ([("client_no_context_takeover", None)] * 2, DuplicateParameter,
+         "duplicate parameter: client_no_context_takeover"),
+        ([("server_max_window_bits", "9"), ("server_max_window_bits", "10")], DuplicateParameter,
+         "duplicate parameter: server_max_window_bits"),
+        ([("client_max_window_bits", None), ("client_max_window_bits", "9")], DuplicateParameter,
+         "duplicate parameter: client_max_window_bits"),
+        ([("x-unknown", None)], InvalidParameterName, "invalid parameter name: x-unknown"),
+        ([("max_window_bits", "10")], InvalidParameterName,
+         "invalid parameter name: max_window_bits"),
     ],
-)
+)  # fmt: skip
 def test_server_declines_invalid_offer(
-    offer: list[ExtensionParameter], error: type[NegotiationError]
+    offer: list[ExtensionParameter], error: type[NegotiationError], message: str
 ) -> None:
-    """Invalid values, duplicates and unknown names make the server decline the offer."""
-    with pytest.raises(error):
+    """Invalid values, duplicates and unknown names make the server decline, saying why."""
+    with pytest.raises(error) as info:
         server_factory().process_request_params(offer, [])
+    assert str(info.value) == message
 
 
 def test_server_requires_client_max_window_bits() -> None:
     """require_client_max_window_bits declines offers that don't let us cap the client."""
     factory = server_factory(client_max_window_bits=10, require_client_max_window_bits=True)
-    with pytest.raises(NegotiationError):
+    with pytest.raises(NegotiationError) as info:
         factory.process_request_params([], [])
+    assert str(info.value) == "client_max_window_bits is required"
     params, _ = factory.process_request_params([("client_max_window_bits", None)], [])
     assert params == [("client_max_window_bits", "10")]
 
@@ -249,8 +282,19 @@ def test_server_requires_client_max_window_bits() -> None:
 def test_server_declines_when_rsv1_is_taken() -> None:
     """An extension already using RSV1 (a second deflate offer) makes the server decline."""
     _, first = server_factory().process_request_params([], [])
-    with pytest.raises(NegotiationError):
+    with pytest.raises(NegotiationError) as info:
         server_factory().process_request_params([], [first])
+    assert str(info.value) == "RSV1 is already used by permessage-deflate"
+
+
+def test_deflate_shares_the_connection_with_an_rsv2_extension() -> None:
+    """An extension accepted before that uses another RSV bit does not stop deflate."""
+    other = Rsv2Extension()
+    _, extension = server_factory().process_request_params([], [other])
+    assert isinstance(extension, PerMessageDeflate)
+    assert isinstance(
+        ClientPerMessageDeflateFactory().process_response_params([], [other]), PerMessageDeflate
+    )
 
 
 def test_server_handshake_skips_a_declined_offer() -> None:
@@ -269,21 +313,35 @@ def test_server_handshake_skips_a_declined_offer() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("kwargs", "error", "message"),
     [
-        ({"server_max_window_bits": 7}, ValueError),
-        ({"server_max_window_bits": 16}, ValueError),
-        ({"server_max_window_bits": "12"}, TypeError),
-        ({"client_max_window_bits": True}, TypeError),
-        ({"require_client_max_window_bits": True}, ValueError),
-        ({"compress_settings": {"wbits": 9}}, ValueError),
-        ({"compress_settings": {"zdict": 1}}, ValueError),
+        ({"server_max_window_bits": 7}, ValueError,
+         "server_max_window_bits must be from 8 to 15, not 7"),
+        ({"server_max_window_bits": 16}, ValueError,
+         "server_max_window_bits must be from 8 to 15, not 16"),
+        ({"server_max_window_bits": "12"}, TypeError,
+         "server_max_window_bits must be an int from 8 to 15, not '12'"),
+        ({"client_max_window_bits": True}, TypeError,
+         "client_max_window_bits must be an int from 8 to 15, not True"),
+        ({"client_max_window_bits": 16}, ValueError,
+         "client_max_window_bits must be from 8 to 15, not 16"),
+        ({"require_client_max_window_bits": True}, ValueError,
+         "require_client_max_window_bits needs client_max_window_bits"),
+        ({"compress_settings": {"wbits": 9}}, ValueError,
+         "compress_settings may only set level, memLevel, strategy: wbits"),
+        ({"compress_settings": {"zdict": 1}}, ValueError,
+         "compress_settings may only set level, memLevel, strategy: zdict"),
+        ({"compress_settings": {"zdict": 1, "level": 1, "wbits": 9}}, ValueError,
+         "compress_settings may only set level, memLevel, strategy: wbits, zdict"),
     ],
-)
-def test_server_factory_checks_arguments(kwargs: dict[str, Any], error: type[Exception]) -> None:
-    """Wrong types raise TypeError, values out of range ValueError."""
-    with pytest.raises(error):
+)  # fmt: skip
+def test_server_factory_checks_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Wrong types raise TypeError, values out of range ValueError, naming the argument."""
+    with pytest.raises(error) as info:
         server_factory(**kwargs)
+    assert str(info.value) == message
 
 
 # ---------------------------------------------------- client factory: negotiation
@@ -326,6 +384,8 @@ def test_client_offer(kwargs: dict[str, Any], offer: list[ExtensionParameter]) -
         ({"client_max_window_bits": 11}, [], (False, False, 15, 11)),
         ({"client_max_window_bits": 11}, [("client_max_window_bits", "10")],
          (False, False, 15, 10)),
+        ({"client_max_window_bits": 11}, [("client_max_window_bits", "11")],
+         (False, False, 15, 11)),
         ({"client_max_window_bits": None}, [], (False, False, 15, 15)),
     ],
 )  # fmt: skip
@@ -343,53 +403,97 @@ def test_client_accepts(
 
 
 @pytest.mark.parametrize(
-    ("factory", "answer", "error"),
+    ("factory", "answer", "error", "message"),
     [
-        ({}, [("server_max_window_bits", "16")], InvalidParameterValue),
-        ({}, [("server_max_window_bits", "7")], InvalidParameterValue),
-        ({}, [("server_max_window_bits", "x")], InvalidParameterValue),
-        ({}, [("client_max_window_bits", None)], InvalidParameterValue),
-        ({}, [("client_max_window_bits", "16")], InvalidParameterValue),
-        ({}, [("server_no_context_takeover", "1")], InvalidParameterValue),
-        ({}, [("server_no_context_takeover", None)] * 2, DuplicateParameter),
-        ({}, [("client_max_window_bits", "9")] * 2, DuplicateParameter),
-        ({}, [("x-unknown", None)], InvalidParameterName),
-        ({"server_no_context_takeover": True}, [], NegotiationError),
-        ({"server_max_window_bits": 10}, [], NegotiationError),
-        ({"server_max_window_bits": 10}, [("server_max_window_bits", "11")], NegotiationError),
-        ({"client_max_window_bits": None}, [("client_max_window_bits", "10")], NegotiationError),
-        ({"client_max_window_bits": 10}, [("client_max_window_bits", "11")], NegotiationError),
+        ({}, [("server_max_window_bits", "16")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: 16"),
+        ({}, [("server_max_window_bits", "7")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: 7"),
+        ({}, [("server_max_window_bits", "x")], InvalidParameterValue,
+         "invalid value for parameter server_max_window_bits: x"),
+        ({}, [("client_max_window_bits", None)], InvalidParameterValue,
+         "invalid value for parameter client_max_window_bits: None"),
+        ({}, [("client_max_window_bits", "16")], InvalidParameterValue,
+         "invalid value for parameter client_max_window_bits: 16"),
+        ({}, [("server_no_context_takeover", "1")], InvalidParameterValue,
+         "invalid value for parameter server_no_context_takeover: 1"),
+        ({}, [("server_no_context_takeover", None)] * 2, DuplicateParameter,
+         "duplicate parameter: server_no_context_takeover"),
+        ({}, [("client_max_window_bits", "9")] * 2, DuplicateParameter,
+         "duplicate parameter: client_max_window_bits"),
+        ({}, [("x-unknown", None)], InvalidParameterName, "invalid parameter name: x-unknown"),
+        ({"server_no_context_takeover": True}, [], NegotiationError,
+         "server did not accept server_no_context_takeover"),
+        ({"server_max_window_bits": 10}, [], NegotiationError,
+         "server did not accept server_max_window_bits"),
+        ({"server_max_window_bits": 10}, [("server_max_window_bits", "11")],
+         InvalidParameterValue, "invalid value for parameter server_max_window_bits: 11"),
+        ({"client_max_window_bits": None}, [("client_max_window_bits", "10")], NegotiationError,
+         "server set client_max_window_bits, which was not offered"),
+        ({"client_max_window_bits": 10}, [("client_max_window_bits", "11")],
+         InvalidParameterValue, "invalid value for parameter client_max_window_bits: 11"),
     ],
-)
+)  # fmt: skip
 def test_client_refuses_answer(
-    factory: dict[str, Any], answer: list[ExtensionParameter], error: type[NegotiationError]
+    factory: dict[str, Any],
+    answer: list[ExtensionParameter],
+    error: type[NegotiationError],
+    message: str,
 ) -> None:
-    """An invalid answer, or one that doesn't match the offer, fails the handshake."""
-    with pytest.raises(error):
+    """An invalid answer, or one that doesn't match the offer, fails the handshake, saying why."""
+    with pytest.raises(error) as info:
         ClientPerMessageDeflateFactory(**factory).process_response_params(answer, [])
+    assert str(info.value) == message
 
 
 def test_client_refuses_a_second_deflate() -> None:
     """A server accepting deflate twice fails the handshake."""
     first = ClientPerMessageDeflateFactory().process_response_params([], [])
-    with pytest.raises(NegotiationError):
+    with pytest.raises(NegotiationError) as info:
         ClientPerMessageDeflateFactory().process_response_params([], [first])
+    assert str(info.value) == "RSV1 is already used by permessage-deflate"
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("kwargs", "error", "message"),
     [
-        ({"client_max_window_bits": 16}, ValueError),
-        ({"client_max_window_bits": False}, TypeError),
-        ({"client_max_window_bits": 9.0}, TypeError),
-        ({"server_max_window_bits": 7}, ValueError),
-        ({"compress_settings": {"wbits": -9}}, ValueError),
+        ({"client_max_window_bits": 16}, ValueError,
+         "client_max_window_bits must be from 8 to 15, not 16"),
+        ({"client_max_window_bits": False}, TypeError,
+         "client_max_window_bits must be an int from 8 to 15, not False"),
+        ({"client_max_window_bits": 9.0}, TypeError,
+         "client_max_window_bits must be an int from 8 to 15, not 9.0"),
+        ({"server_max_window_bits": 7}, ValueError,
+         "server_max_window_bits must be from 8 to 15, not 7"),
+        ({"compress_settings": {"wbits": -9}}, ValueError,
+         "compress_settings may only set level, memLevel, strategy: wbits"),
     ],
-)
-def test_client_factory_checks_arguments(kwargs: dict[str, Any], error: type[Exception]) -> None:
-    """Wrong types raise TypeError, values out of range ValueError."""
-    with pytest.raises(error):
+)  # fmt: skip
+def test_client_factory_checks_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Wrong types raise TypeError, values out of range ValueError, naming the argument."""
+    with pytest.raises(error) as info:
         ClientPerMessageDeflateFactory(**kwargs)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({}, "ClientPerMessageDeflateFactory(client_max_window_bits)"),
+        ({"client_max_window_bits": None}, "ClientPerMessageDeflateFactory()"),
+        (
+            {"server_no_context_takeover": True, "server_max_window_bits": 10,
+             "client_max_window_bits": 9},
+            "ClientPerMessageDeflateFactory(server_no_context_takeover; "
+            "server_max_window_bits=10; client_max_window_bits=9)",
+        ),
+    ],
+)  # fmt: skip
+def test_client_factory_repr_shows_the_offer(kwargs: dict[str, Any], text: str) -> None:
+    """The client factory's repr is its offer, as the header would carry it."""
+    assert repr(ClientPerMessageDeflateFactory(**kwargs)) == text
 
 
 def test_enable_adds_default_factories_once() -> None:
@@ -402,6 +506,18 @@ def test_enable_adds_default_factories_once() -> None:
     assert server_default.server_max_window_bits == server_default.client_max_window_bits == 12
     mine = ServerPerMessageDeflateFactory(server_no_context_takeover=True)
     assert enable_server_permessage_deflate([mine]) == [mine]
+    my_client = ClientPerMessageDeflateFactory(client_no_context_takeover=True)
+    assert enable_client_permessage_deflate([my_client]) == [my_client]
+
+
+def test_factories_hand_their_compress_settings_to_the_extension() -> None:
+    """compress_settings given to a factory reach the extension it negotiates."""
+    settings = {"level": 1, "memLevel": 2, "strategy": zlib.Z_FILTERED}
+    client = ClientPerMessageDeflateFactory(compress_settings=settings)
+    assert client.process_response_params([], []).compress_settings == settings
+    server = ServerPerMessageDeflateFactory(compress_settings=settings)
+    _, extension = server.process_request_params([], [])
+    assert extension.compress_settings == settings
 
 
 def test_defaults_negotiate_end_to_end() -> None:
@@ -512,18 +628,35 @@ def test_idle_memory_depends_on_context_takeover(takeover: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("kwargs", "error", "message"),
     [
-        ({"remote_max_window_bits": 7}, ValueError),
-        ({"local_max_window_bits": 16}, ValueError),
-        ({"local_max_window_bits": None}, TypeError),
-        ({"compress_settings": {"wbits": 9}}, ValueError),
+        ({"remote_max_window_bits": 7}, ValueError,
+         "remote_max_window_bits must be from 8 to 15, not 7"),
+        ({"local_max_window_bits": 16}, ValueError,
+         "local_max_window_bits must be from 8 to 15, not 16"),
+        ({"local_max_window_bits": None}, TypeError,
+         "local_max_window_bits must be an int from 8 to 15, not None"),
+        ({"remote_max_window_bits": "9"}, TypeError,
+         "remote_max_window_bits must be an int from 8 to 15, not '9'"),
+        ({"compress_settings": {"wbits": 9}}, ValueError,
+         "compress_settings may only set level, memLevel, strategy: wbits"),
     ],
-)
-def test_extension_checks_arguments(kwargs: dict[str, Any], error: type[Exception]) -> None:
+)  # fmt: skip
+def test_extension_checks_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
     """Window sizes are 8 to 15; wbits cannot be set through compress_settings."""
-    with pytest.raises(error):
+    with pytest.raises(error) as info:
         PerMessageDeflate(**kwargs)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("rsv", "claimed"), [(0x40, True), (0x60, True), (0x20, False), (0x10, False)]
+)
+def test_begin_message_claims_rsv1_only(rsv: int, claimed: bool) -> None:
+    """Deflate decodes a message whose first frame has RSV1, and leaves others alone."""
+    assert PerMessageDeflate().begin_message(rsv) is claimed
 
 
 def test_compress_settings_apply() -> None:
@@ -531,6 +664,83 @@ def test_compress_settings_apply() -> None:
     extension = PerMessageDeflate(compress_settings={"level": 0, "memLevel": 1})
     payload, _ = extension.encode(b"a" * 1000, first=True, fin=True)
     assert len(payload) > 1000
+
+
+@pytest.mark.parametrize(
+    "settings", [{"level": 1}, {"memLevel": 1}, {"strategy": zlib.Z_HUFFMAN_ONLY}], ids=str
+)
+def test_each_compress_setting_reaches_zlib(settings: dict[str, int]) -> None:
+    """level, memLevel and strategy each give the output zlib gives with that setting."""
+    data = b"".join(f"{i}:{i * i};".encode() for i in range(2000))
+
+    def compressed(level: int, mem_level: int, strategy: int) -> bytes:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, mem_level, strategy)
+        return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    defaults = {"level": -1, "memLevel": zlib.DEF_MEM_LEVEL, "strategy": zlib.Z_DEFAULT_STRATEGY}
+    expected = compressed(**{"mem_level" if k == "memLevel" else k: v
+                             for k, v in (defaults | settings).items()})  # fmt: skip
+    assert expected != deflate(data)  # the setting changes zlib's output for this data
+    payload, _ = PerMessageDeflate(compress_settings=settings).encode(data, first=True, fin=True)
+    assert payload == expected
+
+
+class CountingDecompressor:
+    """zlib's decompressor, counting the bytes it inflates."""
+
+    inflated = 0
+
+    def __init__(self, wbits: int) -> None:
+        self._inner = ORIGINAL_DECOMPRESSOBJ(wbits=wbits)
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        output = self._inner.decompress(data, max_length)
+        CountingDecompressor.inflated += len(output)
+        return output
+
+    @property
+    def eof(self) -> bool:
+        return self._inner.eof
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._inner.unconsumed_tail
+
+
+ORIGINAL_DECOMPRESSOBJ = zlib.decompressobj
+
+
+@pytest.mark.parametrize("max_size", [0, 1000, 100_000])
+def test_oversized_message_is_refused_after_max_size_plus_one_bytes(
+    max_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message inflating past max_size is refused once max_size + 1 bytes came out, no more."""
+    payload = deflate(bytes(1_000_000))
+    monkeypatch.setattr(CountingDecompressor, "inflated", 0)
+    monkeypatch.setattr(zlib, "decompressobj", CountingDecompressor)
+    with pytest.raises(PayloadTooBig) as info:
+        PerMessageDeflate().decode(payload, fin=True, max_size=max_size)
+    assert str(info.value) == "decompressed message exceeds the size limit"
+    assert CountingDecompressor.inflated == max_size + 1
+
+
+def test_oversized_fragment_is_refused_before_the_message_ends() -> None:
+    """max_size is enforced on each fragment as it arrives, not only on the last one."""
+    payload = deflate(b"x" * 1000)
+    assert PerMessageDeflate().decode(payload, fin=False, max_size=1000) == b"x" * 1000
+    with pytest.raises(PayloadTooBig):
+        PerMessageDeflate().decode(payload, fin=False, max_size=999)
+
+
+def test_bytes_inflated_from_the_sync_tail_count_against_max_size() -> None:
+    """The 00 00 ff ff we append may be data (a peer's stored block); it counts toward max_size."""
+    compressor = zlib.compressobj(wbits=-15)
+    body = compressor.compress(b"x" * 1000) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    payload = body + b"\x00\x04\x00\xfb\xff"  # a stored block of 4 bytes: the tail we append
+    message = b"x" * 1000 + b"\x00\x00\xff\xff"
+    assert PerMessageDeflate().decode(payload, fin=True, max_size=1004) == message
+    with pytest.raises(PayloadTooBig):
+        PerMessageDeflate().decode(payload, fin=True, max_size=1003)
 
 
 def test_decode_respects_budget_exactly() -> None:
@@ -546,6 +756,9 @@ def test_decode_refuses_invalid_data() -> None:
     with pytest.raises(ProtocolError) as info:
         PerMessageDeflate().decode(b"\xff\xff\xff", fin=True, max_size=None)
     assert info.value.code == CloseCode.INVALID_DATA
+    with pytest.raises(zlib.error) as zlib_info:
+        zlib.decompressobj(wbits=-15).decompress(b"\xff\xff\xff")
+    assert str(info.value) == f"invalid compressed data: {zlib_info.value}"
 
 
 # --------------------------------------------------- through Protocol, end to end
