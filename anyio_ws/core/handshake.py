@@ -698,9 +698,9 @@ class ClientHandshake:
                 assert self._pending is not None  # h11 sends no EndOfMessage before a Response
                 self._pending.body = bytes(self._body)
                 return self._pending
-            elif isinstance(event, h11.ConnectionClosed):
-                raise InvalidMessage(_CLOSED_EARLY.format("response"))
             else:  # NEED_DATA
+                # Never ConnectionClosed: h11 returns it only once the server is done,
+                # after the return above; an earlier close is a RemoteProtocolError.
                 return None
 
     def _append_body(self, data: bytes) -> None:

@@ -1303,3 +1303,314 @@ def test_request_authorization_one_way() -> None:
     from_headers = client(additional_headers=[("Authorization", "Bearer t")]).request.headers
     assert from_uri.get_all("Authorization") == ["Basic dXNlcjpwYXNz"]
     assert from_headers.get_all("Authorization") == ["Bearer t"]
+
+
+# Exact refusals: their messages become HTTP bodies and exception text users see.
+
+ORIGIN = "https://a.example"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"Connection": None}, "missing Connection header"),
+        ({"Connection": "keep-alive"}, "invalid Connection header: keep-alive"),
+        ({"Connection": ["keep-alive", "close"]}, "invalid Connection header: keep-alive, close"),
+        ({"Upgrade": None}, "missing Upgrade header"),
+        ({"Upgrade": ["h2c", "spdy/3"]}, "invalid Upgrade header: h2c, spdy/3"),
+        ({"Sec-WebSocket-Version": None}, "missing Sec-WebSocket-Version header"),
+        ({"Sec-WebSocket-Version": "8"}, "invalid Sec-WebSocket-Version header: 8"),
+        ({"Sec-WebSocket-Version": ["13", "13"]}, "invalid Sec-WebSocket-Version header: 13, 13"),
+        ({"Sec-WebSocket-Key": None}, "missing Sec-WebSocket-Key header"),
+        ({"Sec-WebSocket-Key": [KEY, KEY]}, "invalid Sec-WebSocket-Key header: multiple values"),
+        ({"Sec-WebSocket-Key": "AAAA"}, "invalid Sec-WebSocket-Key header: AAAA"),
+        ({"Sec-WebSocket-Key": "not base64!"}, "invalid Sec-WebSocket-Key header: not base64!"),
+        ({"Sec-WebSocket-Key": KEY + "!"}, f"invalid Sec-WebSocket-Key header: {KEY}!"),
+        (
+            {"Sec-WebSocket-Key": "dGhlIHNhbXBs ZSBub25jZQ=="},
+            "invalid Sec-WebSocket-Key header: dGhlIHNhbXBs ZSBub25jZQ==",
+        ),
+        ({"Origin": None}, "missing Origin header"),
+        ({"Origin": "https://b.example"}, "invalid Origin header: https://b.example"),
+        ({"Origin": [ORIGIN, ORIGIN]}, "invalid Origin header: multiple values"),
+    ],
+)
+def test_accept_refusal_messages(changes: dict[str, str | list[str] | None], message: str) -> None:
+    """Each refused request header gets its own exact message, naming the header and value."""
+    server = ServerHandshake(origins=[ORIGIN])
+    request = with_headers(valid_request(origin=ORIGIN), **changes)
+    with pytest.raises(InvalidHeader) as exc_info:
+        server.accept(request)
+    assert str(exc_info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "status"),
+    [
+        (
+            b"GARBAGE\r\n\r\n",
+            "invalid HTTP request: illegal request line: bytearray(b'GARBAGE')",
+            400,
+        ),
+        (b"GET / HTTP/1.0\r\nHost: x\r\n\r\n", "unsupported HTTP version: 1.0", 505),
+        (h11_request_bytes("POST"), "unsupported HTTP method: POST", 405),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+            "unsupported request body",
+            400,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "unsupported request body",
+            400,
+        ),
+        (h11_request_bytes(target="/" + "x" * 8192), "request target exceeds 8192 bytes", 414),
+        (
+            h11_request_bytes(headers=[("X-Big", "x" * 8189)]),
+            "a header line exceeds 8192 bytes",
+            431,
+        ),
+        (
+            h11_request_bytes(headers=[("X-Big", "x" * 8000)] * 3),
+            "message head exceeds 16384 bytes",
+            431,
+        ),
+    ],
+)
+def test_next_request_refusal_messages(data: bytes, message: str, status: int) -> None:
+    """Each refused request gets its own exact message and status."""
+    exc, _ = request_error(data)
+    assert (str(exc), exc.status) == (message, status)
+
+
+def test_next_request_eof_message() -> None:
+    """A client that leaves before sending a byte gets the closed-early message."""
+    exc, _ = request_error(b"", eof=True)
+    assert str(exc) == "connection closed before the request was complete"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"Sec-WebSocket-Accept": None}, "missing Sec-WebSocket-Accept header"),
+        (
+            {"Sec-WebSocket-Accept": [ACCEPT, ACCEPT]},
+            "invalid Sec-WebSocket-Accept header: multiple values",
+        ),
+        ({"Sec-WebSocket-Accept": "wrong"}, "invalid Sec-WebSocket-Accept header: wrong"),
+        ({"Sec-WebSocket-Extensions": "x-b; p=1"}, "unsupported extension: x-b; p=1"),
+        ({"Sec-WebSocket-Protocol": "chat, superchat"}, "multiple subprotocols: chat, superchat"),
+        ({"Sec-WebSocket-Protocol": "other"}, "unsupported subprotocol: other"),
+    ],
+)
+def test_process_response_refusal_messages(
+    changes: dict[str, str | list[str] | None], message: str
+) -> None:
+    """Each refused 101 gets its own exact message, naming the header and value."""
+    client_handshake = client(
+        extensions=[FakeClientFactory("x-a")], subprotocols=["chat", "superchat"]
+    )
+    response = response_101(client_handshake)
+    changed = with_headers(Request("/", response.headers), **changes)
+    with pytest.raises(InvalidHandshake) as exc_info:
+        client_handshake.process_response(Response(101, "", changed.headers))
+    assert str(exc_info.value) == message
+
+
+def response_head_bytes(handshake: ClientHandshake, reason: bytes = b"", *extra: bytes) -> bytes:
+    """A 101 head with the given reason phrase and extra header lines, as literal bytes."""
+    lines = [
+        b"HTTP/1.1 101 " + reason,
+        *(f"{n}: {v}".encode() for n, v in upgrade_headers(handshake)),
+        *extra,
+    ]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "max_header_size", "message", "status"),
+    [
+        (
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+            16384,
+            "invalid HTTP response: illegal status line: bytearray(b'SSH-2.0-OpenSSH')",
+            400,
+        ),
+        (
+            b"HTTP/1.1 101 Switching\r\n" + b"X: y\r\n" * 40,
+            100,
+            "invalid HTTP response: Receive buffer too long",
+            400,
+        ),
+        (
+            b"HTTP/1.1 101 " + b"x" * 8193 + b"\r\n\r\n",
+            65536,
+            "status line exceeds 8192 bytes",
+            431,
+        ),
+        (
+            b"HTTP/1.1 101 \r\n" + b"X-Big: " + b"x" * 8190 + b"\r\n\r\n",
+            65536,
+            "a header line exceeds 8192 bytes",
+            431,
+        ),
+        (
+            b"HTTP/1.1 101 \r\n" + b"X: y\r\n" * 100 + b"\r\n",
+            200,
+            "message head exceeds 200 bytes",
+            431,
+        ),
+    ],
+)
+def test_next_response_refusal_messages(
+    data: bytes, max_header_size: int, message: str, status: int
+) -> None:
+    """Each refused response gets its exact message and status; so does an overlong partial head."""
+    client_handshake = client(max_header_size=max_header_size)
+    client_handshake.receive_data(data)
+    with pytest.raises(InvalidMessage) as exc_info:
+        client_handshake.next_response()
+    assert (str(exc_info.value), exc_info.value.status) == (message, status)
+
+
+@pytest.mark.parametrize(
+    ("origins", "message"),
+    [
+        (ORIGIN, "origins must be a sequence, not str"),
+        ({"a": 1}, "origins must be a sequence, not dict"),
+        ([42], "origins may hold str, None or re.Pattern[str], not int"),
+        ([ORIGIN, 42], "origins may hold str, None or re.Pattern[str], not int"),
+        ([None, b"x"], "origins may hold str, None or re.Pattern[str], not bytes"),
+        ([re.compile("x"), 4.2], "origins may hold str, None or re.Pattern[str], not float"),
+    ],
+)
+def test_origins_validated_messages(origins: Any, message: str) -> None:
+    """Every item of origins is checked, and the TypeError names the wrong type."""
+    with pytest.raises(TypeError) as exc_info:
+        validate_origins(origins)
+    assert str(exc_info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("offered", "message"),
+    [
+        (
+            ["a", "b"],
+            "select_subprotocol returned 'c', which the client did not offer (offers: a, b)",
+        ),
+        ([], "select_subprotocol returned 'c', which the client did not offer (offers: none)"),
+    ],
+)
+def test_select_subprotocol_unoffered_message(offered: list[str], message: str) -> None:
+    """The ValueError for an unoffered choice lists the client's offers, or says none."""
+    server = ServerHandshake(select_subprotocol=lambda offers: "c")
+    with pytest.raises(ValueError) as exc_info:
+        server.accept(with_headers(valid_request(), Sec_WebSocket_Protocol=offered))
+    assert str(exc_info.value) == message
+
+
+# Header names as written on the wire.
+
+
+def test_accept_negotiated_header_names() -> None:
+    """A 101 names Sec-WebSocket-Extensions and Sec-WebSocket-Protocol in their usual case."""
+    server = ServerHandshake(extensions=[FakeServerFactory("x-a")], subprotocols=["chat"])
+    request = valid_request(extensions=[FakeClientFactory("x-a")], subprotocols=["chat"])
+    assert list(server.accept(request).headers.raw_items()) == [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", ACCEPT),
+        ("Sec-WebSocket-Extensions", "x-a"),
+        ("Sec-WebSocket-Protocol", "chat"),
+        ("Server", "anyio_ws"),
+    ]
+
+
+def test_response_for_unsupported_version_headers() -> None:
+    """A 426 for a wrong version names Upgrade and Sec-WebSocket-Version in their usual case."""
+    response = ServerHandshake().response_for(UnsupportedVersion("Sec-WebSocket-Version", "8"))
+    assert list(response.headers.raw_items())[:2] == [
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+    ]
+
+
+# Limits: what check_head counts, and the defaults.
+
+
+def counted(first_line: int, headers: Sequence[tuple[str, str]]) -> int:
+    """The size check_head counts: the first line plus 16, and each header plus 4."""
+    return first_line + 16 + sum(len(name) + len(value) + 4 for name, value in headers)
+
+
+def filler(room: int) -> list[tuple[str, str]]:
+    """Two headers that check_head counts as ``room`` bytes, each line under 8 KiB."""
+    value = room - 2 * (3 + 4)
+    return [("X-A", "a" * (value // 2)), ("X-B", "b" * (value - value // 2))]
+
+
+def test_server_head_limit_is_exact() -> None:
+    """By default a request head counted at 16384 bytes is accepted, and at 16385 refused."""
+    base = counted(1, [("Host", "x")])
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes(headers=filler(16384 - base)))
+    assert server.next_request() is not None
+    exc, _ = request_error(h11_request_bytes(headers=filler(16385 - base)))
+    assert (str(exc), exc.status) == ("message head exceeds 16384 bytes", 431)
+
+
+def test_client_head_limit_is_exact() -> None:
+    """By default a response head counted at 16384 bytes is accepted, and at 16385 refused."""
+    for size, accepted in [(16384, True), (16385, False)]:
+        client_handshake = client()
+        headers = upgrade_headers(client_handshake)
+        headers += filler(size - counted(0, headers))
+        client_handshake.receive_data(h11_response_bytes(client_handshake, 101, headers))
+        if accepted:
+            assert client_handshake.next_response() is not None
+        else:
+            with pytest.raises(InvalidMessage) as exc_info:
+                client_handshake.next_response()
+            assert str(exc_info.value) == "message head exceeds 16384 bytes"
+
+
+def test_first_lines_at_the_limit() -> None:
+    """A request target and a status reason of exactly 8 KiB are accepted."""
+    server = ServerHandshake()
+    server.receive_data(h11_request_bytes(target="/" + "x" * 8191))
+    request = server.next_request()
+    assert request is not None
+    assert len(request.path) == 8192
+    client_handshake = client(max_header_size=65536)
+    client_handshake.receive_data(response_head_bytes(client_handshake, b"x" * 8192))
+    response = client_handshake.next_response()
+    assert response is not None
+    assert len(response.reason_phrase) == 8192
+
+
+def test_client_body_limit_is_exact() -> None:
+    """By default an error body of 64 KiB is read, and one byte more refused."""
+    for size in (65536, 65537):
+        client_handshake = client()
+        body = b"x" * size
+        length = [("Content-Length", str(size))]
+        client_handshake.receive_data(h11_response_bytes(client_handshake, 404, length, body))
+        if size == 65536:
+            response = client_handshake.next_response()
+            assert response is not None
+            assert response.body == body
+        else:
+            with pytest.raises(InvalidMessage) as exc_info:
+                client_handshake.next_response()
+            assert str(exc_info.value) == "response body exceeds 65536 bytes"
+
+
+def test_client_negotiated_nothing_before_the_response() -> None:
+    """Until a 101 is processed, the client has no extensions and no subprotocol."""
+    client_handshake = client(extensions=[FakeClientFactory("x-a")], subprotocols=["chat"])
+    assert client_handshake.extensions == []
+    assert client_handshake.subprotocol is None
+    with pytest.raises(InvalidStatus):
+        client_handshake.process_response(Response(403, "Forbidden"))
+    assert client_handshake.extensions == []
+    assert client_handshake.subprotocol is None
