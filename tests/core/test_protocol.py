@@ -1430,3 +1430,33 @@ def read_output_of(protocol: Protocol, output: list[bytes]) -> list[Event]:
         peer.receive_data(chunk)
     assert peer.failure is None
     return peer.events_received()
+
+
+class TestHeaderCutAfterAFrame:
+    """A header cut by the end of a read, behind a whole frame, waits for its rest."""
+
+    @pytest.mark.parametrize("length", [200, 70000])
+    def test_extended_length_cut(self, side: Side, length: int) -> None:
+        """A 16- or 64-bit length cut anywhere is read whole once the next bytes arrive."""
+        second = frame_to(side, Opcode.BINARY, bytes(length))
+        header_size = (4 if length < 2**16 else 10) + (4 if side is Side.SERVER else 0)
+        for cut in range(1, header_size):
+            protocol = MAKERS[side]()
+            protocol.receive_data(frame_to(side, Opcode.TEXT, b"a") + second[:cut])
+            assert protocol.events_received() == [TextMessage("a")]
+            protocol.receive_data(second[cut:])
+            assert protocol.events_received() == [BinaryMessage(bytes(length))]
+            assert protocol.failure is None
+
+
+def test_incoming_frames_logged_with_their_fin_bit(
+    side: Side, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An incoming frame of a fragmented message is logged "[continued]" unless it is the last."""
+    caplog.set_level(logging.DEBUG, logger="anyio_ws")
+    protocol = MAKERS[side]()
+    protocol.receive_data(frame_to(side, Opcode.TEXT, b"a", fin=False))
+    protocol.receive_data(frame_to(side, Opcode.CONT, b"b"))
+    assert protocol.events_received() == [TextMessage("ab")]
+    assert "< TEXT frame [1 bytes] [continued]" in caplog.messages
+    assert "< CONT frame [1 bytes]" in caplog.messages
