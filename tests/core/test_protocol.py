@@ -1460,3 +1460,22 @@ def test_incoming_frames_logged_with_their_fin_bit(
     assert protocol.events_received() == [TextMessage("ab")]
     assert "< TEXT frame [1 bytes] [continued]" in caplog.messages
     assert "< CONT frame [1 bytes]" in caplog.messages
+
+
+def test_whole_frames_logged_with_their_payload(
+    side: Side, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message in one whole frame, even one exactly max_size long, is logged with its payload."""
+    caplog.set_level(logging.DEBUG, logger="anyio_ws")
+    protocol = MAKERS[side](max_size=5)
+    protocol.receive_data(frame_to(side, Opcode.TEXT, b"Hello"))
+    protocol.receive_data(frame_to(side, Opcode.BINARY, b"\x01\x02"))
+    assert protocol.events_received() == [TextMessage("Hello"), BinaryMessage(b"\x01\x02")]
+    assert caplog.messages == ["< TEXT 'Hello' [5 bytes]", "< BINARY 01 02 [2 bytes]"]
+
+
+def test_length_with_its_top_bit_set_says_so(side: Side) -> None:
+    """A 64-bit length with its most significant bit set fails with 1002, saying why."""
+    protocol = MAKERS[side]()
+    protocol.receive_data(header_to(side, 0x82, 2**63))
+    failed_saying(protocol, 1002, "frame length has its most significant bit set")
