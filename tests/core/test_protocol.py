@@ -866,8 +866,10 @@ class TestClosingHandshake:
         assert protocol.events_received() == []
 
     def test_close_expected_while_open(self, side: Side) -> None:
-        """An open connection expects nothing."""
-        assert not MAKERS[side]().close_expected()
+        """An open connection expects nothing: close_expected() is False, no EOF was sent."""
+        protocol = MAKERS[side]()
+        assert protocol.close_expected() is False
+        assert protocol.eof_sent is False
 
 
 class TestLocalMisuse:
@@ -1104,7 +1106,7 @@ class TestFragmentBounds:
         assert protocol.events_received() == []
         assert_failed(protocol, 1009)
         assert protocol.close_sent is not None
-        assert "too many fragments" in protocol.close_sent.reason
+        assert protocol.close_sent.reason == "too many fragments: more than 65536 in a message"
 
     @pytest.mark.parametrize("stream_fragments", [False, True])
     def test_frame_limit_is_max_size_over_16(self, side: Side, stream_fragments: bool) -> None:
