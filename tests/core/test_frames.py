@@ -252,6 +252,38 @@ class TestClose:
         assert str(Close(4000)) == "4000 (private use)"
         assert str(Close(2000)) == "2000 (unknown)"
 
+    @pytest.mark.parametrize(
+        ("code", "name"),
+        [(2999, "unknown"), (3000, "private use"), (4999, "private use"), (5000, "unknown")],
+    )
+    def test_str_private_use_range(self, code: int, name: str) -> None:
+        """Exactly 3000-4999 are named "private use" when no registered name fits."""
+        assert str(Close(code)) == f"{code} ({name})"
+
+    def test_str_keeps_printable_reason_verbatim(self) -> None:
+        """A printable reason is shown as sent: quotes and backslashes are not escaped."""
+        assert str(Close(1000, 'C:\\dir "x" it\'s')) == '1000 (normal closure) (C:\\dir "x" it\'s)'
+
+    @pytest.mark.parametrize(
+        ("payload", "code", "message"),
+        [
+            (b"\x03", 1002, "close frame payload of 1 byte"),
+            (b"\x03\xe7", 1002, "invalid close code 999"),
+            (b"\xff\xffbye", 1002, "invalid close code 65535"),
+            (b"\x03\xe8\xed\xa0\x80", 1007, "close reason is not UTF-8"),
+        ],
+    )
+    def test_refusal_messages(self, payload: bytes, code: int, message: str) -> None:
+        """Each refused payload says why: the message becomes the reason of our close frame."""
+        with pytest.raises(ProtocolError) as excinfo:
+            Close.parse(payload)
+        assert (excinfo.value.code, str(excinfo.value)) == (code, message)
+
+    def test_serialize_any_16_bit_code(self) -> None:
+        """serialize writes the code unsigned: codes up to 65535 encode (to build bad frames)."""
+        assert Close(65535, "x").serialize() == b"\xff\xffx"
+        assert Close(32768).serialize() == b"\x80\x00"
+
 
 class TestFrameStr:
     """Frame.__str__: short, readable log lines."""
@@ -299,6 +331,21 @@ class TestFrameStr:
     def test_short_payload_not_elided(self) -> None:
         """Short payloads are shown whole."""
         assert "..." not in str(Frame(Opcode.BINARY, bytes(20)))
+
+    def test_elision_keeps_40_head_and_15_tail_characters(self) -> None:
+        """A long body keeps its first 40 and last 15 characters around "..."."""
+        assert str(Frame(Opcode.BINARY, bytes(range(30)))) == (
+            "BINARY 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0... 19 1a 1b 1c 1d [30 bytes]"
+        )
+
+    def test_elision_starts_past_60_characters(self) -> None:
+        """A body of exactly 60 characters is shown whole; 61 is cut."""
+        assert str(Frame(Opcode.TEXT, b"a" * 58)) == f"TEXT '{'a' * 58}' [58 bytes]"
+        assert str(Frame(Opcode.TEXT, b"a" * 59)) == f"TEXT '{'a' * 39}...{'a' * 14}' [59 bytes]"
+
+    def test_invalid_utf8_text_is_shown_with_replacement_characters(self) -> None:
+        """A text frame that is not UTF-8 still formats, bad bytes as U+FFFD."""
+        assert str(Frame(Opcode.TEXT, b"a\xffb")) == "TEXT 'a\ufffdb' [3 bytes]"
 
 
 def test_opcode_sets() -> None:

@@ -55,3 +55,13 @@ def test_empty_pieces_are_dropped_unless_nothing_is_pending() -> None:
     assert parts == [b"taken", b""]
     append_part(parts, b"z", start=1)
     assert parts == [b"taken", b"z"]
+
+
+def test_by_default_every_piece_may_join() -> None:
+    """Without ``start``, the first piece of the list joins the next small one."""
+    parts: list[bytes] = []
+    append_part(parts, b"a")
+    append_part(parts, b"b")
+    assert parts == [b"ab"]
+    append_part(parts, b"")
+    assert parts == [b"ab"]

@@ -22,6 +22,7 @@ from anyio_ws.core.events import (
     TextFragment,
     TextMessage,
 )
+from anyio_ws.core.extensions.base import Extension
 from anyio_ws.core.frames import Close, CloseCode, Opcode, apply_mask, encode_frame
 from anyio_ws.core.protocol import Protocol, Side, State
 from anyio_ws.exceptions import (
@@ -865,8 +866,10 @@ class TestClosingHandshake:
         assert protocol.events_received() == []
 
     def test_close_expected_while_open(self, side: Side) -> None:
-        """An open connection expects nothing."""
-        assert not MAKERS[side]().close_expected()
+        """An open connection expects nothing: close_expected() is False, no EOF was sent."""
+        protocol = MAKERS[side]()
+        assert protocol.close_expected() is False
+        assert protocol.eof_sent is False
 
 
 class TestLocalMisuse:
@@ -1103,7 +1106,7 @@ class TestFragmentBounds:
         assert protocol.events_received() == []
         assert_failed(protocol, 1009)
         assert protocol.close_sent is not None
-        assert "too many fragments" in protocol.close_sent.reason
+        assert protocol.close_sent.reason == "too many fragments: more than 65536 in a message"
 
     @pytest.mark.parametrize("stream_fragments", [False, True])
     def test_frame_limit_is_max_size_over_16(self, side: Side, stream_fragments: bool) -> None:
@@ -1159,3 +1162,322 @@ class TestFragmentBounds:
         protocol.receive_data(header_to(side, 0x80, 2**20))  # crosses max_size
         assert_failed(protocol, 1009)
         assert protocol._binary_parts == []
+
+
+# ------------------------------------------------- what failures and refusals say
+
+RSV2, RSV3 = 0x20, 0x10
+
+
+class Tagger(Extension):
+    """A test extension: applies ``transform`` to incoming chunks and records each call.
+
+    It claims messages with any of ``claims`` set, and ignores ``max_size`` (as a careless
+    third-party extension might): the core must enforce the limits itself.
+    """
+
+    name = "x-tagger"
+
+    def __init__(
+        self,
+        bits: int,
+        transform: Callable[[bytes], bytes] = bytes,
+        *,
+        claims: int | None = None,
+        send_bits: int = 0,
+    ) -> None:
+        self.reserved_bits = bits
+        self.claims = bits if claims is None else claims
+        self.transform = transform
+        self.send_bits = send_bits
+        self.calls: list[tuple[bytes, bool, int | None]] = []
+
+    def encode(self, data: bytes, *, first: bool, fin: bool) -> tuple[bytes, int]:
+        return data, self.send_bits
+
+    def begin_message(self, rsv: int) -> bool:
+        return bool(rsv & self.claims)
+
+    def decode(self, data: bytes, *, fin: bool, max_size: int | None) -> bytes:
+        self.calls.append((data, fin, max_size))
+        return self.transform(data)
+
+
+def failed_saying(protocol: Protocol, code: int, reason: str) -> None:
+    """``protocol`` failed with ``code`` and put ``reason`` in its close frame."""
+    assert_failed(protocol, code)
+    assert protocol.close_sent == Close(code, reason)
+
+
+class TestFailureReasons:
+    """The close frame that fails the connection tells the peer which rule it broke."""
+
+    @pytest.mark.parametrize(
+        ("frames", "limits", "code", "reason"),
+        [
+            (
+                [(Opcode.CONT, b"x", True, 0)],
+                2**20,
+                1002,
+                "continuation frame without a message to continue",
+            ),
+            (
+                [(Opcode.BINARY, b"a", False, 0), (Opcode.TEXT, b"b", True, 0)],
+                2**20,
+                1002,
+                "new message before the previous one ended",
+            ),
+            ([(Opcode.BINARY, bytes(11), True, 0)], 10, 1009, "message of more than 10 bytes"),
+            ([(Opcode.TEXT, bytes(11), True, 0)], (100, 10), 1009, "frame of more than 10 bytes"),
+        ],
+    )
+    def test_peer_violations(
+        self,
+        side: Side,
+        frames: list[tuple[int, bytes, bool, int]],
+        limits: Any,
+        code: int,
+        reason: str,
+    ) -> None:
+        """Each framing or size violation closes with its code and its own reason."""
+        protocol = MAKERS[side](max_size=limits)
+        for opcode, payload, fin, rsv in frames:
+            protocol.receive_data(frame_to(side, opcode, payload, fin=fin, rsv=rsv))
+        failed_saying(protocol, code, reason)
+
+    def test_reserved_bits_on_a_continuation(self, side: Side) -> None:
+        """An extension's RSV bit on a continuation frame fails with 1002 (section 5.2)."""
+        protocol = MAKERS[side](extensions=[Tagger(RSV2)])
+        protocol.receive_data(frame_to(side, Opcode.TEXT, b"a", fin=False, rsv=RSV2))
+        protocol.receive_data(frame_to(side, Opcode.CONT, b"b", rsv=RSV2))
+        failed_saying(protocol, 1002, "reserved bits set on a continuation frame")
+
+    def test_reserved_bits_no_extension_claims(self, side: Side) -> None:
+        """An RSV bit an extension may use, on a message none claims, fails with 1002."""
+        protocol = MAKERS[side](extensions=[Tagger(RSV2 | RSV3, claims=RSV2)])
+        protocol.receive_data(frame_to(side, Opcode.TEXT, b"x", rsv=RSV3))
+        failed_saying(protocol, 1002, "reserved bits set but no extension claims the message")
+
+
+class TestCompressedLimits:
+    """A message an extension decodes is bounded on the wire and after decoding."""
+
+    @pytest.mark.parametrize(
+        ("first_length", "second_length"),
+        [(1000 + 125 + 64, None), (0, 1000 + 125 + 128)],
+    )
+    def test_wire_limit_of_a_message(
+        self, side: Side, first_length: int, second_length: int | None
+    ) -> None:
+        """max_size + 1/8 + 64 bytes a frame may arrive; one byte more fails with 1009."""
+        for extra, fails in ((0, False), (1, True)):
+            protocol = MAKERS[side](max_size=1000, extensions=[Tagger(RSV2)])
+            if second_length is None:
+                protocol.receive_data(header_to(side, RSV2 | Opcode.BINARY, first_length + extra))
+            else:
+                protocol.receive_data(header_to(side, RSV2 | Opcode.BINARY, first_length))
+                protocol.receive_data(header_to(side, Opcode.CONT, second_length + extra))
+            if fails:
+                failed_saying(protocol, 1009, "compressed message of more than 1000 bytes")
+            else:
+                assert protocol.failure is None and protocol.state is State.OPEN
+
+    def test_wire_limit_of_a_frame(self, side: Side) -> None:
+        """With a fragment limit, a frame may take that + 1/8 + 64 bytes; one more fails."""
+        ok = MAKERS[side](max_size=(None, 1000), extensions=[Tagger(RSV2)])
+        ok.receive_data(header_to(side, RSV2 | Opcode.BINARY, 1000 + 125 + 64))
+        assert ok.failure is None and ok.state is State.OPEN
+        too_long = MAKERS[side](max_size=(None, 1000), extensions=[Tagger(RSV2)])
+        too_long.receive_data(header_to(side, RSV2 | Opcode.BINARY, 1000 + 125 + 65))
+        failed_saying(too_long, 1009, "compressed frame of more than 1000 bytes")
+
+    @pytest.mark.parametrize(
+        ("limits", "reason"),
+        [(50, "message of more than 50 bytes"), ((None, 50), "frame of more than 50 bytes")],
+    )
+    def test_limits_hold_when_the_extension_ignores_max_size(
+        self, side: Side, limits: Any, reason: str
+    ) -> None:
+        """Output past max_size fails with 1009 even if the extension does not stop at it."""
+        protocol = MAKERS[side](max_size=limits, extensions=[Tagger(RSV2, lambda d: d * 10)])
+        protocol.receive_data(frame_to(side, Opcode.BINARY, b"abcdef", rsv=RSV2))
+        failed_saying(protocol, 1009, reason)
+
+    def test_decoders_are_chained_with_the_remaining_budget(self, side: Side) -> None:
+        """Each decoder gets the chunk, fin, and the bytes left under either limit."""
+        first, second = Tagger(RSV2), Tagger(RSV3, bytes.upper)
+        protocol = MAKERS[side](max_size=(6, 4), extensions=[first, second])
+        frame = frame_to(side, Opcode.BINARY, b"abc", fin=False, rsv=RSV2 | RSV3)
+        protocol.receive_data(frame[:-1])
+        protocol.receive_data(frame[-1:] + frame_to(side, Opcode.CONT, b"de"))
+        assert protocol.events_received() == [BinaryMessage(b"ABCDE")]
+        # The last extension negotiated decodes first; budgets: min(6 - 0, 4 - 0), then
+        # min(6 - 2, 4 - 2) within the first frame, then min(6 - 3, 4 - 0) for the second.
+        assert second.calls == [(b"ab", False, 4), (b"c", False, 2), (b"de", True, 3)]
+        assert first.calls == [(b"AB", False, 4), (b"C", False, 2), (b"DE", True, 3)]
+
+    def test_decoded_text_may_not_end_mid_character(self, side: Side) -> None:
+        """A decoded text message cut inside a character fails with 1007 at its end."""
+        protocol = MAKERS[side](extensions=[Tagger(RSV2)])
+        protocol.receive_data(frame_to(side, Opcode.TEXT, b"caf\xc3", rsv=RSV2))
+        assert protocol.events_received() == []
+        failed_saying(protocol, 1007, "invalid UTF-8 in a text message")
+
+
+class TestSending:
+    """What the application's commands write, and what they say when refused."""
+
+    def test_rsv_bits_of_all_extensions_are_combined(self, side: Side) -> None:
+        """Each extension's RSV bits are ORed into the frame, not replaced by the last."""
+        extensions = [Tagger(RSV2, send_bits=RSV2), Tagger(RSV3)]
+        protocol = MAKERS[side](extensions=extensions)
+        protocol.send_binary(b"x")
+        [data] = protocol.data_to_send()
+        assert data[0] == 0x80 | RSV2 | Opcode.BINARY
+
+    @pytest.mark.parametrize(
+        ("setup", "command", "exc_type", "message"),
+        [
+            (
+                "close",
+                lambda p: p.send_text(b"x"),
+                InvalidState,
+                "cannot send a data frame in state CLOSING",
+            ),
+            (
+                "close",
+                lambda p: p.send_ping(b""),
+                InvalidState,
+                "cannot send a PING frame in state CLOSING",
+            ),
+            (
+                "close",
+                lambda p: p.send_pong(b""),
+                InvalidState,
+                "cannot send a PONG frame in state CLOSING",
+            ),
+            (
+                "",
+                lambda p: p.send_ping(bytes(126)),
+                ValueError,
+                "control frame payload must be at most 125 bytes",
+            ),
+            (
+                "",
+                lambda p: p.send_pong(bytes(126)),
+                ValueError,
+                "control frame payload must be at most 125 bytes",
+            ),
+            (
+                "",
+                lambda p: p.send_continuation(b"x", fin=True),
+                InvalidState,
+                "no fragmented message to continue",
+            ),
+            (
+                "fragment",
+                lambda p: p.send_binary(b"x"),
+                InvalidState,
+                "the previous message is unfinished: send a continuation",
+            ),
+        ],
+    )
+    def test_refusal_messages(
+        self,
+        side: Side,
+        setup: str,
+        command: Callable[[Protocol], None],
+        exc_type: type[Exception],
+        message: str,
+    ) -> None:
+        """Each refused command raises its exception with a message saying what is wrong."""
+        protocol = MAKERS[side]()
+        if setup == "close":
+            protocol.send_close(1000)
+        elif setup == "fragment":
+            protocol.send_text(b"a", fin=False)
+        protocol.data_to_send()
+        with pytest.raises(exc_type) as excinfo:
+            command(protocol)
+        assert str(excinfo.value) == message
+        assert protocol.data_to_send() == []
+
+    @pytest.mark.parametrize(("length", "writes"), [(65536, 1), (65537, 2)])
+    def test_header_joined_to_payloads_up_to_64_kib(
+        self, side: Side, length: int, writes: int
+    ) -> None:
+        """A payload up to 64 KiB goes out in one piece with its header; larger ones in two."""
+        protocol = MAKERS[side]()
+        protocol.send_binary(bytes(length))
+        output = protocol.data_to_send()
+        assert len(output) == writes
+        assert read_output_of(protocol, output) == [BinaryMessage(bytes(length))]
+
+    def test_unfinished_frame_logged_as_continued(
+        self, side: Side, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The DEBUG line of a frame sent without FIN says "[continued]"; the last does not."""
+        caplog.set_level(logging.DEBUG, logger="anyio_ws")
+        protocol = MAKERS[side]()
+        protocol.send_text(b"a", fin=False)
+        protocol.send_continuation(b"b", fin=True)
+        assert "> TEXT 'a' [1 bytes] [continued]" in caplog.messages
+        assert "> CONT 62 [1 bytes]" in caplog.messages
+
+
+def read_output_of(protocol: Protocol, output: list[bytes]) -> list[Event]:
+    """Parse ``output``, written by ``protocol``, with a peer; return the peer's events."""
+    peer = peer_of(protocol)
+    for chunk in output:
+        peer.receive_data(chunk)
+    assert peer.failure is None
+    return peer.events_received()
+
+
+class TestHeaderCutAfterAFrame:
+    """A header cut by the end of a read, behind a whole frame, waits for its rest."""
+
+    @pytest.mark.parametrize("length", [200, 70000])
+    def test_extended_length_cut(self, side: Side, length: int) -> None:
+        """A 16- or 64-bit length cut anywhere is read whole once the next bytes arrive."""
+        second = frame_to(side, Opcode.BINARY, bytes(length))
+        header_size = (4 if length < 2**16 else 10) + (4 if side is Side.SERVER else 0)
+        for cut in range(1, header_size):
+            protocol = MAKERS[side]()
+            protocol.receive_data(frame_to(side, Opcode.TEXT, b"a") + second[:cut])
+            assert protocol.events_received() == [TextMessage("a")]
+            protocol.receive_data(second[cut:])
+            assert protocol.events_received() == [BinaryMessage(bytes(length))]
+            assert protocol.failure is None
+
+
+def test_incoming_frames_logged_with_their_fin_bit(
+    side: Side, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An incoming frame of a fragmented message is logged "[continued]" unless it is the last."""
+    caplog.set_level(logging.DEBUG, logger="anyio_ws")
+    protocol = MAKERS[side]()
+    protocol.receive_data(frame_to(side, Opcode.TEXT, b"a", fin=False))
+    protocol.receive_data(frame_to(side, Opcode.CONT, b"b"))
+    assert protocol.events_received() == [TextMessage("ab")]
+    assert "< TEXT frame [1 bytes] [continued]" in caplog.messages
+    assert "< CONT frame [1 bytes]" in caplog.messages
+
+
+def test_whole_frames_logged_with_their_payload(
+    side: Side, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message in one whole frame, even one exactly max_size long, is logged with its payload."""
+    caplog.set_level(logging.DEBUG, logger="anyio_ws")
+    protocol = MAKERS[side](max_size=5)
+    protocol.receive_data(frame_to(side, Opcode.TEXT, b"Hello"))
+    protocol.receive_data(frame_to(side, Opcode.BINARY, b"\x01\x02"))
+    assert protocol.events_received() == [TextMessage("Hello"), BinaryMessage(b"\x01\x02")]
+    assert caplog.messages == ["< TEXT 'Hello' [5 bytes]", "< BINARY 01 02 [2 bytes]"]
+
+
+def test_length_with_its_top_bit_set_says_so(side: Side) -> None:
+    """A 64-bit length with its most significant bit set fails with 1002, saying why."""
+    protocol = MAKERS[side]()
+    protocol.receive_data(header_to(side, 0x82, 2**63))
+    failed_saying(protocol, 1002, "frame length has its most significant bit set")

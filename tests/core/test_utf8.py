@@ -177,6 +177,22 @@ class TestFailFast:
         with pytest.raises(UnicodeDecodeError):
             decoder.decode(b"\xa0")
 
+    def test_surrogate_error_names_the_two_bytes(self) -> None:
+        """The early surrogate error reports UTF-8, the pending ED A0 as bytes 0-1, "surrogate"."""
+        decoder = Utf8Decoder()
+        decoder.decode(b"abc\xed")
+        with pytest.raises(UnicodeDecodeError) as excinfo:
+            decoder.decode(b"\xa0")
+        exc = excinfo.value
+        assert (exc.encoding, exc.object, exc.start, exc.end, exc.reason) == (
+            "utf-8",
+            b"\xed\xa0",
+            0,
+            2,
+            "surrogate",
+        )
+        assert str(exc) == "'utf-8' codec can't decode bytes in position 0-1: surrogate"
+
     @pytest.mark.parametrize("data", [b"\xed\x9f", b"\xf4\x8f", b"\xf0\x90", b"\xe0\xa0", b"\xc2"])
     def test_valid_prefix_waits(self, data: bytes) -> None:
         """A prefix of a valid character does not fail early."""
