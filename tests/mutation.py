@@ -19,6 +19,7 @@ out the mutants ``tests/mutation.md`` lists as equivalent. Survivors are written
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import re
@@ -206,8 +207,16 @@ def main() -> int:
     parser.add_argument(
         "--score-only", action="store_true", help="score the last run again, without running"
     )
+    parser.add_argument(
+        "--mutants",
+        nargs="+",
+        metavar="PATTERN",
+        help="run only these mutants (names or fnmatch patterns), e.g. a past run's survivors",
+    )
     args = parser.parse_args()
     layer = LAYERS[args.layer]
+    if args.mutants:
+        layer = dataclasses.replace(layer, patterns=tuple(args.mutants))
     workdir = ROOT / ".mutation" / args.layer
     started = time.monotonic()
     if not args.score_only:
