@@ -164,6 +164,13 @@ def copy_tree(workdir: Path, layer: Layer) -> None:
         text,
     )
     pyproject.write_text(text)
+    # The C speed-up is chosen at import time: without the built module in the copy,
+    # the mutants of that choice cannot be told apart (every branch falls back to Python).
+    built = list((ROOT / "anyio_ws" / "core").glob("_speedups*.so"))
+    for module in built:
+        shutil.copy2(module, workdir / "anyio_ws" / "core" / module.name)
+    if not built:
+        print("the C speed-up is not built (pip install -e .): its loading's mutants survive")
 
 
 def equivalents() -> set[str]:

@@ -185,3 +185,35 @@ def test_environment_selects_fallback(value: str) -> None:
 def test_environment_default(value: str | None) -> None:
     """Unset, empty or 0, the C version is used when built and Python otherwise."""
     assert selected_in_subprocess(value) == ("python" if _speedups is None else "c")
+
+
+@requires_c
+@pytest.mark.parametrize(
+    ("setting", "chosen"),
+    [
+        (None, "c"),
+        ("", "c"),
+        ("0", "c"),
+        ("1", "python"),
+        ("yes", "python"),
+    ],
+)
+def test_load_apply_mask_follows_the_switch(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, chosen: str
+) -> None:
+    """The C apply_mask is chosen unless ANYIO_WS_NO_SPEEDUPS is set to neither "" nor "0"."""
+    monkeypatch.delenv("ANYIO_WS_NO_SPEEDUPS", raising=False)
+    monkeypatch.delenv("anyio_ws_no_speedups", raising=False)
+    if setting is not None:
+        monkeypatch.setenv("ANYIO_WS_NO_SPEEDUPS", setting)
+    expected = _speedups.apply_mask if chosen == "c" else _apply_mask_python
+    assert frames._load_apply_mask() is expected
+
+
+def test_load_apply_mask_falls_back_when_the_module_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the built module, the pure Python apply_mask is chosen."""
+    monkeypatch.delenv("ANYIO_WS_NO_SPEEDUPS", raising=False)
+    monkeypatch.setitem(sys.modules, "anyio_ws.core._speedups", None)  # import fails
+    assert frames._load_apply_mask() is _apply_mask_python

@@ -28,6 +28,7 @@ from anyio_ws.exceptions import InvalidURI
         ("ws://[fe80::1%25eth0]/", WebSocketURI(False, "fe80::1%eth0", 80, "/")),
         ("ws://user:pass@localhost/", WebSocketURI(False, "localhost", 80, "/", ("user", "pass"))),
         ("ws://user:@localhost/", WebSocketURI(False, "localhost", 80, "/", ("user", ""))),
+        ("ws://user:pass@[::1]:8765/", WebSocketURI(False, "::1", 8765, "/", ("user", "pass"))),
         (
             "ws://us%3Aer:p%40ss@localhost/",
             WebSocketURI(False, "localhost", 80, "/", ("us:er", "p@ss")),
