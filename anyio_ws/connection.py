@@ -322,7 +322,9 @@ class Connection:
     async def _fail(self, code: int, reason: str, *, wait: bool = False) -> None:
         """Fail the connection with ``code`` (shielded, bounded by ``close_timeout``).
 
-        With ``wait``, also wait (within the same bound) until it is closed.
+        With ``wait``, also wait (within the same bound) until it is closed, reading
+        for ourselves when inline, and drop the transport of a peer that does not
+        answer in time, as ``close()`` does.
         """
         self._messages.drop_when_full()
         with anyio.CancelScope(shield=True):
@@ -335,7 +337,10 @@ class Connection:
                 except ConnectionClosed:
                     pass
                 if wait:
-                    await self._closed.wait()
+                    await self._wait_until_closed(wait_for_room=False)
+            if wait and not self._closed.is_set():
+                await abort(self.stream)
+                await self._wait_until_closed(wait_for_room=False)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self

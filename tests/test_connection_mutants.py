@@ -11,7 +11,14 @@ import pytest
 from helpers import Peer, connection_pair, memory_stream_pair
 
 import anyio_ws
-from anyio_ws import ConcurrencyError, ConnectionClosedOK, Server, ServerConnection, State
+from anyio_ws import (
+    ConcurrencyError,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    Server,
+    ServerConnection,
+    State,
+)
 from anyio_ws.client import ClientConnection
 from anyio_ws.connection import Connection
 from anyio_ws.core.events import CloseReceived
@@ -211,3 +218,63 @@ async def test_a_second_server_close_changes_nothing():
             assert ws.close_code == 1001
             with anyio.fail_after(5):
                 await server.wait_closed()
+
+
+# ------------------------------------ a binary message read as text: failing with 1007
+
+UTF8_REASON = "invalid UTF-8 in a message decoded as text"
+
+
+@pytest.mark.parametrize("side", [Side.SERVER, Side.CLIENT], ids=["server", "client"])
+async def test_invalid_utf8_read_as_text_fails_1007_after_the_closing_handshake(side: Side):
+    """recv(decode=True) of non-UTF-8 bytes closes with 1007 and the reason, and raises
+    once the connection is closed, not while the closing handshake is under way."""
+    async with connection_pair(side=side, ping_interval=None, close_timeout=30) as (ws, peer):
+        seen: list[object] = []
+
+        async def answer() -> None:
+            seen.extend(await peer.read_until_eof())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(answer)
+            await peer.send_binary(b"\xff")
+            with anyio.fail_after(10), pytest.raises(ConnectionClosedError) as info:
+                await ws.recv(decode=True)
+            assert ws.state is State.CLOSED
+        assert info.value.sent == Close(1007, UTF8_REASON)
+        assert seen == [CloseReceived(Close(1007, UTF8_REASON))]
+
+
+@pytest.mark.fake_clock
+@pytest.mark.parametrize("side", [Side.SERVER, Side.CLIENT], ids=["server", "client"])
+async def test_invalid_utf8_read_as_text_drops_a_silent_peer_after_close_timeout(side: Side):
+    """A peer that never answers the 1007 close frame is dropped after close_timeout:
+    recv() raises then, and the connection is closed (it used to stay CLOSING)."""
+    async with connection_pair(side=side, ping_interval=None, close_timeout=3) as (ws, peer):
+        await peer.send_binary(b"\xff")
+        start = anyio.current_time()
+        with anyio.fail_after(100), pytest.raises(ConnectionClosedError) as info:
+            await ws.recv(decode=True)
+        assert anyio.current_time() - start == 3
+        assert ws.state is State.CLOSED
+        assert ws.close_code == 1006
+        assert info.value.sent == Close(1007, UTF8_REASON)
+
+
+@pytest.mark.fake_clock
+async def test_invalid_utf8_read_inline_reads_the_peer_answer_itself():
+    """Inline (no reader task), recv(decode=True) reads the peer's answer to its 1007
+    close frame itself, instead of waiting close_timeout for a reader that is not there."""
+    ours, theirs = memory_stream_pair(buffer=float("inf"))
+    peer = Peer(theirs, Side.CLIENT)
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, close_timeout=3)
+    ws.start_inline()
+    async with ours, theirs, anyio.create_task_group() as group:
+        group.start_soon(peer.read_until_eof)
+        await peer.send_binary(b"\xff")
+        start = anyio.current_time()
+        with anyio.fail_after(100), pytest.raises(ConnectionClosedError) as info:
+            await ws.recv(decode=True)
+        assert anyio.current_time() == start
+        assert ws.state is State.CLOSED
+        assert info.value.sent == Close(1007, UTF8_REASON)
