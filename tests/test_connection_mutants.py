@@ -6,6 +6,8 @@ server cancelled after ``close(close_connections=False)`` sends. Both backends.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import anyio
 import pytest
 from helpers import Peer, connection_pair, memory_stream_pair
@@ -21,7 +23,7 @@ from anyio_ws import (
 )
 from anyio_ws.client import ClientConnection
 from anyio_ws.connection import Connection
-from anyio_ws.core.events import CloseReceived
+from anyio_ws.core.events import CloseReceived, PongReceived
 from anyio_ws.core.frames import Close
 from anyio_ws.core.protocol import Protocol, Side
 
@@ -220,6 +222,40 @@ async def test_a_second_server_close_changes_nothing():
                 await server.wait_closed()
 
 
+# ------------------------------------------------- ping() and pong(): what they send
+
+PING_REFUSAL = "a ping with the same payload is already waiting"
+
+
+async def test_a_ping_waiter_carries_its_payload():
+    """ping() returns a waiter whose ``data`` is the payload sent, given or random."""
+    async with connection_pair(ping_interval=None) as (ws, _peer):
+        given = await ws.ping(b"payload")
+        assert given.data == b"payload"
+        assert (await ws.ping("text")).data == b"text"
+        random = await ws.ping()
+        assert type(random.data) is bytes and len(random.data) == 4
+
+
+async def test_pinging_twice_with_one_payload_says_why_it_is_refused():
+    """The ConcurrencyError of a duplicate ping payload says what went wrong."""
+    async with connection_pair(ping_interval=None) as (ws, _peer):
+        await ws.ping(b"twice")
+        with pytest.raises(ConcurrencyError) as info:
+            await ws.ping(b"twice")
+        assert str(info.value) == PING_REFUSAL
+
+
+async def test_pong_without_arguments_sends_an_empty_pong():
+    """pong() defaults to an empty payload."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await ws.pong()
+        await ws.pong(b"heartbeat")
+        with anyio.fail_after(5):
+            assert await peer.next_event() == PongReceived(b"")
+            assert await peer.next_event() == PongReceived(b"heartbeat")
+
+
 # ------------------------------------ a binary message read as text: failing with 1007
 
 UTF8_REASON = "invalid UTF-8 in a message decoded as text"
@@ -278,3 +314,71 @@ async def test_invalid_utf8_read_inline_reads_the_peer_answer_itself():
         assert anyio.current_time() == start
         assert ws.state is State.CLOSED
         assert info.value.sent == Close(1007, UTF8_REASON)
+
+
+# ------------------------------------------- a fragment source failing in send()
+
+
+@pytest.mark.fake_clock
+async def test_a_failing_fragment_source_raises_without_waiting_for_the_peer():
+    """A fragmented send() whose source raises fails the connection with 1011 and
+    raises the source's error at once: it does not wait for the closing handshake."""
+    async with connection_pair(ping_interval=None, close_timeout=3) as (ws, peer):
+
+        async def fragments() -> AsyncIterator[str]:
+            yield "first"
+            raise ValueError("the source broke")
+
+        start = anyio.current_time()
+        with anyio.fail_after(100), pytest.raises(ValueError, match="the source broke"):
+            await ws.send(fragments())
+        assert anyio.current_time() == start
+        assert ws.protocol.close_sent == Close(1011, "error in fragmented message")
+
+
+# ---------------------------------- cancellation: ours, or the connection's release
+
+
+async def test_a_cancelled_wait_on_a_closed_connection_stays_a_cancellation():
+    """The caller's own cancellation is not turned into ConnectionClosed, even once the
+    connection is closed: only the connection's release of a handler is."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        waiter = await ws.ping(b"never answered")
+        await peer.send_close(1000)
+        with anyio.fail_after(5):
+            await peer.read_until_eof()
+            await ws.wait_closed()
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await waiter
+        assert scope.cancelled_caught
+
+
+async def test_a_handler_in_send_when_released_sees_connection_closed():
+    """A handler inside send(), waiting on its own fragment source when the connection
+    releases it, gets ConnectionClosed, not a bare cancellation."""
+    seen: list[type[BaseException]] = []
+    waiting = anyio.Event()
+    done = anyio.Event()
+
+    async def stalled() -> AsyncIterator[str]:
+        waiting.set()
+        await anyio.Event().wait()
+        yield "never"
+
+    async def handler(ws: ServerConnection) -> None:
+        try:
+            await ws.send(stalled())
+        except BaseException as exc:
+            seen.append(type(exc))
+            raise
+        finally:
+            done.set()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0, close_timeout=30) as server:
+        async with anyio_ws.connect(uri(server)):
+            with anyio.fail_after(5):
+                await waiting.wait()
+        with anyio.fail_after(5):
+            await done.wait()
+    assert seen == [ConnectionClosedOK]
