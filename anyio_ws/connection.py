@@ -250,7 +250,7 @@ class Connection:
             self._message_in_hand = True
             return message  # type: ignore[return-value]
         except QueueClosed:
-            raise self._closed_exception() from None
+            self._raise_closed()
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()
             raise
@@ -1001,7 +1001,13 @@ class Connection:
         """Turn our own end-of-connection cancellation into ``ConnectionClosed``."""
         scope = self._release_scope
         if scope is not None and scope.cancel_called and self._closed.is_set():
-            raise self._closed_exception() from None
+            self._raise_closed()
+
+    def _raise_closed(self) -> NoReturn:
+        """Raise ``_closed_exception()`` from within an ``except`` block: its cause (the
+        protocol error, the transport error) is kept, the exception being handled hidden."""
+        exc = self._closed_exception()
+        raise exc from exc.__cause__
 
     async def __aenter__(self) -> Connection:
         return self
@@ -1075,7 +1081,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
         except QueueClosed:
             connection._recv_in_progress = False
             self._state = _DONE
-            raise connection._closed_exception() from None
+            connection._raise_closed()
         except anyio.get_cancelled_exc_class():
             connection._recv_in_progress = False
             connection._raise_if_released()

@@ -17,6 +17,7 @@ from anyio_ws import (
     ConcurrencyError,
     ConnectionClosedError,
     ConnectionClosedOK,
+    ProtocolError,
     Server,
     ServerConnection,
     State,
@@ -382,3 +383,42 @@ async def test_a_handler_in_send_when_released_sees_connection_closed():
         with anyio.fail_after(5):
             await done.wait()
     assert seen == [ConnectionClosedOK]
+
+
+# ------------------------------------------------ what a ConnectionClosed is caused by
+
+
+async def test_connection_closed_after_a_broken_transport_is_caused_by_its_error():
+    """Once a write broke the transport, later calls raise ConnectionClosed caused by
+    that transport error."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await peer.stream.close_reading()  # a reset: our writes now fail
+        with anyio.fail_after(5):
+            with pytest.raises(ConnectionClosedError) as sending:
+                await ws.send("into the void")
+            await ws.wait_closed()
+        broken = sending.value.__cause__
+        assert isinstance(broken, anyio.BrokenResourceError)
+        with pytest.raises(ConnectionClosedError) as sending_again:
+            await ws.send("still nothing")
+        assert sending_again.value.__cause__ is broken
+        with pytest.raises(ConnectionClosedError) as receiving:
+            await ws.recv()
+        assert receiving.value.__cause__ is broken
+
+
+async def test_connection_closed_after_a_protocol_error_is_caused_by_it_not_the_transport():
+    """A protocol error that then breaks the transport (the close frame cannot be
+    written) stays the cause: the transport error does not replace it."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await peer.stream.close_reading()  # writing the 1002 close frame will fail
+        await peer.stream.send(b"\x83\x80\x00\x00\x00\x00")  # opcode 3 is reserved
+        with anyio.fail_after(5):
+            await ws.wait_closed()
+        assert isinstance(ws._transport_error, anyio.BrokenResourceError)
+        with pytest.raises(ConnectionClosedError) as sending:
+            await ws.send("too late")
+        assert isinstance(sending.value.__cause__, ProtocolError)
+        with pytest.raises(ConnectionClosedError) as receiving:
+            await ws.recv()
+        assert receiving.value.__cause__ is sending.value.__cause__
