@@ -27,6 +27,7 @@ from anyio_ws.connection import Connection
 from anyio_ws.core.events import CloseReceived, PongReceived
 from anyio_ws.core.frames import Close
 from anyio_ws.core.protocol import Protocol, Side
+from anyio_ws.testing import serve_in_memory
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
@@ -422,3 +423,112 @@ async def test_connection_closed_after_a_protocol_error_is_caused_by_it_not_the_
         with pytest.raises(ConnectionClosedError) as receiving:
             await ws.recv()
         assert receiving.value.__cause__ is sending.value.__cause__
+
+
+# ------------------------------------------- close_timeout=None: handlers are not cut
+
+HOUR = 3600.0
+
+
+@pytest.mark.fake_clock
+async def test_without_close_timeout_a_handler_holding_a_message_runs_on():
+    """close_timeout=None: a handler still working on a message when the client leaves is
+    not cancelled, however long the work takes (an hour here, on the fake clock)."""
+    got = anyio.Event()
+    finished = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        got.set()
+        await anyio.sleep(HOUR)  # long work on the message
+        finished.set()
+
+    async with serve_in_memory(handler, close_timeout=None) as served:
+        async with served.connect() as ws:
+            await ws.send("work")
+            await got.wait()
+        with anyio.fail_after(2 * HOUR):
+            await finished.wait()
+
+
+@pytest.mark.fake_clock
+async def test_without_close_timeout_server_close_lets_a_handler_finish():
+    """close_timeout=None: server.close() waits for a handler working on a message,
+    however long it takes (an hour here), instead of cancelling it."""
+    got = anyio.Event()
+    finished = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        got.set()
+        await anyio.sleep(HOUR)
+        finished.set()
+
+    async with serve_in_memory(handler, close_timeout=None) as served:
+        async with served.connect() as ws:
+            await ws.send("work")
+            await got.wait()
+            served.server.close()
+            with anyio.fail_after(2 * HOUR):
+                await served.server.wait_closed()
+            assert finished.is_set()
+            assert ws.close_code == 1001
+
+
+# ------------------------------------------------------- a handler that returns
+
+
+async def test_a_handler_that_returns_closes_with_1000_and_no_reason():
+    """When the handler returns, the server closes with 1000 and an empty reason."""
+
+    async def handler(ws: ServerConnection) -> None:
+        return
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (1000, "")
+
+
+# ------------------------------------- async for ws in connect(..., task_group=...)
+
+
+async def test_a_reconnecting_connection_in_a_task_group_reads_in_the_background():
+    """With task_group=, each connection has its reader task in the group: it answers
+    the server's pings while the loop's body reads nothing."""
+    answered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await (await ws.ping(b"anyone there?"))
+        answered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                connector = anyio_ws.connect(uri(server), task_group=group, ping_interval=None)
+                async for ws in connector:
+                    assert ws.state is State.OPEN
+                    await answered.wait()
+                    await connector.aclose()
+    assert ws.close_code == 1000
+
+
+async def test_closing_a_task_group_loop_from_a_cancelled_scope_still_closes():
+    """aclose() of a task_group= loop, called in a cancelled scope, returns only once the
+    connection is closed with 1000: the wait for its closing is shielded."""
+    async with anyio_ws.serve(handler_waiting_closed, "127.0.0.1", 0) as server:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                connector = anyio_ws.connect(uri(server), task_group=group, ping_interval=None)
+                async for ws in connector:
+                    with anyio.CancelScope() as scope:
+                        scope.cancel()
+                        await connector.aclose()
+                    assert ws.state is State.CLOSED
+                    assert ws.close_code == 1000
+
+
+async def handler_waiting_closed(ws: ServerConnection) -> None:
+    await ws.wait_closed()
