@@ -6,6 +6,7 @@ server cancelled after ``close(close_connections=False)`` sends. Both backends.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import anyio
@@ -532,3 +533,56 @@ async def test_closing_a_task_group_loop_from_a_cancelled_scope_still_closes():
 
 async def handler_waiting_closed(ws: ServerConnection) -> None:
     await ws.wait_closed()
+
+
+# ------------------------------------------------------------ a handler that fails
+
+
+@pytest.mark.parametrize("in_a_group", [False, True], ids=["plain", "group"])
+async def test_a_failing_handler_closes_1011_internal_error_and_logs_it(
+    in_a_group: bool, caplog: pytest.LogCaptureFixture
+):
+    """A handler's error, raised plainly or from a task group inside it, closes with
+    1011 "internal error" and logs "connection handler failed" at ERROR."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
+
+    async def fail() -> None:
+        raise RuntimeError("bug")
+
+    async def handler(ws: ServerConnection) -> None:
+        if in_a_group:
+            async with anyio.create_task_group() as group:
+                group.start_soon(fail)
+        else:
+            await fail()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedError):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (1011, "internal error")
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == ["connection handler failed"]
+
+
+# ------------------------------------- the closing handshake's end, as a client
+
+
+@pytest.mark.fake_clock
+async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closing():
+    """After the closing handshake a client waits close_timeout for the server to close
+    the TCP connection, then drops it itself."""
+    async with connection_pair(side=Side.CLIENT, ping_interval=None, close_timeout=3) as (
+        ws,
+        peer,
+    ):
+        await peer.send_close(1000, "bye")
+        with anyio.fail_after(5):
+            peer.protocol.receive_data(await peer.stream.receive())
+        # The peer's protocol now queues its EOF: never written, the transport stays open.
+        assert peer.protocol.events_received() == [CloseReceived(Close(1000))]
+        start = anyio.current_time()
+        with anyio.fail_after(100):
+            await ws.wait_closed()  # the peer never closes its side
+        assert anyio.current_time() - start == 3
+        assert (ws.close_code, ws.close_reason) == (1000, "bye")
