@@ -576,6 +576,7 @@ async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closi
         ws,
         peer,
     ):
+        await anyio.sleep(10)  # the fake clock away from 0: a deadline is not a duration
         await peer.send_close(1000, "bye")
         with anyio.fail_after(5):
             peer.protocol.receive_data(await peer.stream.receive())
