@@ -341,6 +341,16 @@ class Connection:
             if wait and not self._closed.is_set():
                 await abort(self.stream)
                 await self._wait_until_closed(wait_for_room=False)
+        if not wait and self._task_group is not None and not self._closed.is_set():
+            # The reader may wait in a receive with no deadline: bound the handshake here.
+            self._task_group.start_soon(self._drop_unless_closed)
+
+    async def _drop_unless_closed(self) -> None:
+        """Drop the transport unless the connection is closed within ``close_timeout``."""
+        with anyio.move_on_after(_timeout(self.close_timeout)):
+            await self._closed.wait()
+        if not self._closed.is_set():
+            await abort(self.stream)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self

@@ -339,6 +339,25 @@ async def test_a_failing_fragment_source_raises_without_waiting_for_the_peer():
         assert ws.protocol.close_sent == Close(1011, "error in fragmented message")
 
 
+@pytest.mark.fake_clock
+async def test_after_a_failing_fragment_source_a_silent_peer_is_dropped_after_close_timeout():
+    """The 1011 closing handshake after a failing fragment source is bounded too: a peer
+    that never answers is dropped after close_timeout (it used to stay CLOSING)."""
+    async with connection_pair(ping_interval=None, close_timeout=3) as (ws, _peer):
+
+        async def fragments() -> AsyncIterator[str]:
+            yield "first"
+            raise ValueError("the source broke")
+
+        with pytest.raises(ValueError, match="the source broke"):
+            await ws.send(fragments())
+        start = anyio.current_time()
+        with anyio.fail_after(100):
+            await ws.wait_closed()
+        assert anyio.current_time() - start == 3
+        assert ws.close_code == 1006
+
+
 # ---------------------------------- cancellation: ours, or the connection's release
 
 
