@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 import pytest
-from helpers import Peer, connection_pair, memory_stream_pair
+from helpers import MemoryByteStream, Peer, connection_pair, memory_stream_pair
 
 import anyio_ws
 from anyio_ws import (
@@ -588,9 +588,12 @@ async def test_a_failing_handler_closes_1011_internal_error_and_logs_it(
 
 
 @pytest.mark.fake_clock
-async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closing():
+async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closing(
+    caplog: pytest.LogCaptureFixture,
+):
     """After the closing handshake a client waits close_timeout for the server to close
-    the TCP connection, then drops it itself."""
+    the TCP connection, then drops it itself, quietly: nothing logged at WARNING."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
     async with connection_pair(side=Side.CLIENT, ping_interval=None, close_timeout=3) as (
         ws,
         peer,
@@ -606,3 +609,40 @@ async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closi
             await ws.wait_closed()  # the peer never closes its side
         assert anyio.current_time() - start == 3
         assert (ws.close_code, ws.close_reason) == (1000, "bye")
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+RESET = b"\x00reset"
+"""A chunk that ``ResettingStream`` turns into a transport error, as a TCP reset is."""
+
+
+class ResettingStream(MemoryByteStream):
+    """An in-memory stream whose receive fails (a reset) when ``RESET`` arrives."""
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        data = await super().receive(max_bytes)
+        if data == RESET:
+            raise anyio.BrokenResourceError("connection reset")
+        return data
+
+
+async def test_a_reset_while_waiting_for_the_server_to_close_is_the_cause():
+    """A transport error while a client waits for the server's TCP close, after the
+    closing handshake, is kept as the cause of the ConnectionClosed raised later."""
+    our_send, their_receive = anyio.create_memory_object_stream[bytes](float("inf"))
+    their_send, our_receive = anyio.create_memory_object_stream[bytes](float("inf"))
+    ours = ResettingStream(our_send, our_receive, 16384)
+    peer = Peer(MemoryByteStream(their_send, their_receive, 16384), Side.SERVER)
+    ws = Connection(ours, Protocol(Side.CLIENT), ping_interval=None, close_timeout=30)
+    async with ours, peer.stream, anyio.create_task_group() as group:
+        ws.start(group)
+        await peer.send_close(1000)
+        with anyio.fail_after(5):
+            peer.protocol.receive_data(await peer.stream.receive())  # the client's answer
+            assert peer.protocol.events_received() == [CloseReceived(Close(1000))]
+            await peer.stream.send(RESET)  # instead of closing TCP
+            await ws.wait_closed()
+    with pytest.raises(ConnectionClosedOK) as info:
+        await ws.recv()
+    assert isinstance(info.value.__cause__, anyio.BrokenResourceError)
+    assert str(info.value.__cause__) == "connection reset"
