@@ -23,6 +23,7 @@ from anyio_ws import (
     ServerConnection,
     State,
 )
+from anyio_ws._memory import MemoryListener
 from anyio_ws.client import ClientConnection
 from anyio_ws.connection import Connection
 from anyio_ws.core.events import CloseReceived, PongReceived
@@ -646,3 +647,46 @@ async def test_a_reset_while_waiting_for_the_server_to_close_is_the_cause():
         await ws.recv()
     assert isinstance(info.value.__cause__, anyio.BrokenResourceError)
     assert str(info.value.__cause__) == "connection reset"
+
+
+# ---------------------------------------------------------------- server shutdown
+
+
+async def test_server_close_with_a_code_closes_the_connections_with_it():
+    """server.close(code=...) closes every connection with that code."""
+    entered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        entered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            await entered.wait()
+            server.close(code=4000)
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedError):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (4000, "server shutting down")
+
+
+class FailingListener(MemoryListener):
+    """A listener whose aclose() closes it, then fails: a caller's listener may."""
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        raise RuntimeError("cannot close")
+
+
+async def test_a_listener_failing_to_close_is_logged_and_the_server_still_stops(
+    caplog: pytest.LogCaptureFixture,
+):
+    """An error closing a listener is logged at ERROR, once; shutdown goes on."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
+    async with anyio_ws.serve(handler_waiting_closed, listener=FailingListener()) as server:
+        pass
+    with anyio.fail_after(5):
+        await server.wait_closed()
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == ["failed to close a listener"]
+    assert errors[0].exc_info is not None
+    assert str(errors[0].exc_info[1]) == "cannot close"
