@@ -1,7 +1,9 @@
 """Connection-layer behaviour the mutation run found unpinned (see tests/mutation.md).
 
-Which pings a pong answers, how long close() waits for a silent peer, the close code a
-server cancelled after ``close(close_connections=False)`` sends. Both backends.
+Which pings a pong answers, how long close() and a failed connection wait for a silent
+peer, the close codes, reasons and log lines of handlers and of server shutdown, what a
+ConnectionClosed is caused by, which cancellations become ConnectionClosed, and the
+reconnecting loop with ``task_group=``. Both backends.
 """
 
 from __future__ import annotations
