@@ -692,3 +692,51 @@ async def test_a_listener_failing_to_close_is_logged_and_the_server_still_stops(
     assert [record.getMessage() for record in errors] == ["failed to close a listener"]
     assert errors[0].exc_info is not None
     assert str(errors[0].exc_info[1]) == "cannot close"
+
+
+@pytest.mark.fake_clock
+async def test_shutdown_cancels_a_handler_whose_connection_has_no_close_timeout():
+    """Shutdown cancels whatever outlives the server's close_timeout, even a handler whose
+    connection lifted its own close_timeout (alone, it would wait for ever)."""
+    got = anyio.Event()
+    cancelled = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        ws.close_timeout = None
+        await ws.recv()  # a message in hand: the connection waits for the handler
+        got.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+
+    async with serve_in_memory(handler, close_timeout=3) as served:
+        async with served.connect() as ws:
+            await ws.send("work")
+            await got.wait()
+            start = anyio.current_time()
+            served.server.close()
+            with anyio.fail_after(100):
+                await served.server.wait_closed()
+            assert cancelled.is_set()
+            assert anyio.current_time() - start == 3
+
+
+# ------------------------------------------------------------------ close() itself
+
+
+async def test_close_without_arguments_sends_1000_and_no_reason():
+    """Connection.close() defaults to 1000 (normal closure) and an empty reason."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        async with anyio.create_task_group() as group:
+            events: list[object] = []
+
+            async def answer() -> None:
+                events.extend(await peer.read_until_eof())
+
+            group.start_soon(answer)
+            with anyio.fail_after(5):
+                await ws.close()
+        assert events == [CloseReceived(Close(1000, ""))]
+        assert ws.close_code == 1000
