@@ -250,7 +250,7 @@ class Connection:
             self._message_in_hand = True
             return message  # type: ignore[return-value]
         except QueueClosed:
-            raise self._closed_exception() from None
+            self._raise_closed()
         except anyio.get_cancelled_exc_class():
             self._raise_if_released()
             raise
@@ -322,7 +322,9 @@ class Connection:
     async def _fail(self, code: int, reason: str, *, wait: bool = False) -> None:
         """Fail the connection with ``code`` (shielded, bounded by ``close_timeout``).
 
-        With ``wait``, also wait (within the same bound) until it is closed.
+        With ``wait``, also wait (within the same bound) until it is closed, reading
+        for ourselves when inline, and drop the transport of a peer that does not
+        answer in time, as ``close()`` does.
         """
         self._messages.drop_when_full()
         with anyio.CancelScope(shield=True):
@@ -335,7 +337,20 @@ class Connection:
                 except ConnectionClosed:
                     pass
                 if wait:
-                    await self._closed.wait()
+                    await self._wait_until_closed(wait_for_room=False)
+            if wait and not self._closed.is_set():
+                await abort(self.stream)
+                await self._wait_until_closed(wait_for_room=False)
+        if not wait and self._task_group is not None and not self._closed.is_set():
+            # The reader may wait in a receive with no deadline: bound the handshake here.
+            self._task_group.start_soon(self._drop_unless_closed)
+
+    async def _drop_unless_closed(self) -> None:
+        """Drop the transport unless the connection is closed within ``close_timeout``."""
+        with anyio.move_on_after(_timeout(self.close_timeout)):
+            await self._closed.wait()
+        if not self._closed.is_set():
+            await abort(self.stream)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self
@@ -996,7 +1011,13 @@ class Connection:
         """Turn our own end-of-connection cancellation into ``ConnectionClosed``."""
         scope = self._release_scope
         if scope is not None and scope.cancel_called and self._closed.is_set():
-            raise self._closed_exception() from None
+            self._raise_closed()
+
+    def _raise_closed(self) -> NoReturn:
+        """Raise ``_closed_exception()`` from within an ``except`` block: its cause (the
+        protocol error, the transport error) is kept, the exception being handled hidden."""
+        exc = self._closed_exception()
+        raise exc from exc.__cause__
 
     async def __aenter__(self) -> Connection:
         return self
@@ -1070,7 +1091,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
         except QueueClosed:
             connection._recv_in_progress = False
             self._state = _DONE
-            raise connection._closed_exception() from None
+            connection._raise_closed()
         except anyio.get_cancelled_exc_class():
             connection._recv_in_progress = False
             connection._raise_if_released()

@@ -111,7 +111,7 @@ class ServerConnection(Connection):
     async def _after_closed(self) -> None:
         """Cancel the handler once it took every message and holds none, or after
         ``close_timeout``."""
-        with anyio.move_on_after(self.close_timeout if self.close_timeout is not None else 1e9):
+        with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
             await self._handler_may_stop.wait()
         if self._release_scope is not None:
             self._release_scope.cancel()
@@ -351,8 +351,7 @@ class Server:
         async with anyio.create_task_group() as closers:
             for connection in list(self.connections):
                 closers.start_soon(connection.close, code, "server shutting down")
-        timeout = self.close_timeout if self.close_timeout is not None else 1e9
-        with anyio.move_on_after(timeout):
+        with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
             await self._wait_for_tasks()
         for scope in self._tasks:
             scope.cancel()

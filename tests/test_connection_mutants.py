@@ -1,22 +1,37 @@
 """Connection-layer behaviour the mutation run found unpinned (see tests/mutation.md).
 
-Which pings a pong answers, how long close() waits for a silent peer, the close code a
-server cancelled after ``close(close_connections=False)`` sends. Both backends.
+Which pings a pong answers, how long close() and a failed connection wait for a silent
+peer, the close codes, reasons and log lines of handlers and of server shutdown, what a
+ConnectionClosed is caused by, which cancellations become ConnectionClosed, and the
+reconnecting loop with ``task_group=``. Both backends.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+
 import anyio
 import pytest
-from helpers import Peer, connection_pair, memory_stream_pair
+from helpers import MemoryByteStream, Peer, connection_pair, memory_stream_pair
 
 import anyio_ws
-from anyio_ws import ConcurrencyError, ConnectionClosedOK, Server, ServerConnection, State
+from anyio_ws import (
+    ConcurrencyError,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    ProtocolError,
+    Server,
+    ServerConnection,
+    State,
+)
+from anyio_ws._memory import MemoryListener
 from anyio_ws.client import ClientConnection
 from anyio_ws.connection import Connection
-from anyio_ws.core.events import CloseReceived
+from anyio_ws.core.events import CloseReceived, PongReceived
 from anyio_ws.core.frames import Close
 from anyio_ws.core.protocol import Protocol, Side
+from anyio_ws.testing import serve_in_memory
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
@@ -211,3 +226,517 @@ async def test_a_second_server_close_changes_nothing():
             assert ws.close_code == 1001
             with anyio.fail_after(5):
                 await server.wait_closed()
+
+
+# ------------------------------------------------- ping() and pong(): what they send
+
+PING_REFUSAL = "a ping with the same payload is already waiting"
+
+
+async def test_a_ping_waiter_carries_its_payload():
+    """ping() returns a waiter whose ``data`` is the payload sent, given or random."""
+    async with connection_pair(ping_interval=None) as (ws, _peer):
+        given = await ws.ping(b"payload")
+        assert given.data == b"payload"
+        assert (await ws.ping("text")).data == b"text"
+        random = await ws.ping()
+        assert type(random.data) is bytes and len(random.data) == 4
+
+
+async def test_pinging_twice_with_one_payload_says_why_it_is_refused():
+    """The ConcurrencyError of a duplicate ping payload says what went wrong."""
+    async with connection_pair(ping_interval=None) as (ws, _peer):
+        await ws.ping(b"twice")
+        with pytest.raises(ConcurrencyError) as info:
+            await ws.ping(b"twice")
+        assert str(info.value) == PING_REFUSAL
+
+
+async def test_pong_without_arguments_sends_an_empty_pong():
+    """pong() defaults to an empty payload."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await ws.pong()
+        await ws.pong(b"heartbeat")
+        with anyio.fail_after(5):
+            assert await peer.next_event() == PongReceived(b"")
+            assert await peer.next_event() == PongReceived(b"heartbeat")
+
+
+# ------------------------------------ a binary message read as text: failing with 1007
+
+UTF8_REASON = "invalid UTF-8 in a message decoded as text"
+
+
+@pytest.mark.parametrize("side", [Side.SERVER, Side.CLIENT], ids=["server", "client"])
+async def test_invalid_utf8_read_as_text_fails_1007_after_the_closing_handshake(side: Side):
+    """recv(decode=True) of non-UTF-8 bytes closes with 1007 and the reason, and raises
+    once the connection is closed, not while the closing handshake is under way."""
+    async with connection_pair(side=side, ping_interval=None, close_timeout=30) as (ws, peer):
+        seen: list[object] = []
+
+        async def answer() -> None:
+            seen.extend(await peer.read_until_eof())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(answer)
+            await peer.send_binary(b"\xff")
+            with anyio.fail_after(10), pytest.raises(ConnectionClosedError) as info:
+                await ws.recv(decode=True)
+            assert ws.state is State.CLOSED
+        assert info.value.sent == Close(1007, UTF8_REASON)
+        assert seen == [CloseReceived(Close(1007, UTF8_REASON))]
+
+
+@pytest.mark.fake_clock
+@pytest.mark.parametrize("side", [Side.SERVER, Side.CLIENT], ids=["server", "client"])
+async def test_invalid_utf8_read_as_text_drops_a_silent_peer_after_close_timeout(side: Side):
+    """A peer that never answers the 1007 close frame is dropped after close_timeout:
+    recv() raises then, and the connection is closed (it used to stay CLOSING)."""
+    async with connection_pair(side=side, ping_interval=None, close_timeout=3) as (ws, peer):
+        await peer.send_binary(b"\xff")
+        start = anyio.current_time()
+        with anyio.fail_after(100), pytest.raises(ConnectionClosedError) as info:
+            await ws.recv(decode=True)
+        assert anyio.current_time() - start == 3
+        assert ws.state is State.CLOSED
+        assert ws.close_code == 1006
+        assert info.value.sent == Close(1007, UTF8_REASON)
+
+
+@pytest.mark.fake_clock
+async def test_invalid_utf8_read_inline_reads_the_peer_answer_itself():
+    """Inline (no reader task), recv(decode=True) reads the peer's answer to its 1007
+    close frame itself, instead of waiting close_timeout for a reader that is not there."""
+    ours, theirs = memory_stream_pair(buffer=float("inf"))
+    peer = Peer(theirs, Side.CLIENT)
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, close_timeout=3)
+    ws.start_inline()
+    async with ours, theirs, anyio.create_task_group() as group:
+        group.start_soon(peer.read_until_eof)
+        await peer.send_binary(b"\xff")
+        start = anyio.current_time()
+        with anyio.fail_after(100), pytest.raises(ConnectionClosedError) as info:
+            await ws.recv(decode=True)
+        assert anyio.current_time() == start
+        assert ws.state is State.CLOSED
+        assert info.value.sent == Close(1007, UTF8_REASON)
+
+
+# ------------------------------------------- a fragment source failing in send()
+
+
+@pytest.mark.fake_clock
+async def test_a_failing_fragment_source_raises_without_waiting_for_the_peer():
+    """A fragmented send() whose source raises fails the connection with 1011 and
+    raises the source's error at once: it does not wait for the closing handshake."""
+    async with connection_pair(ping_interval=None, close_timeout=3) as (ws, peer):
+
+        async def fragments() -> AsyncIterator[str]:
+            yield "first"
+            raise ValueError("the source broke")
+
+        start = anyio.current_time()
+        with anyio.fail_after(100), pytest.raises(ValueError, match="the source broke"):
+            await ws.send(fragments())
+        assert anyio.current_time() == start
+        assert ws.protocol.close_sent == Close(1011, "error in fragmented message")
+
+
+@pytest.mark.fake_clock
+async def test_after_a_failing_fragment_source_a_silent_peer_is_dropped_after_close_timeout():
+    """The 1011 closing handshake after a failing fragment source is bounded too: a peer
+    that never answers is dropped after close_timeout (it used to stay CLOSING)."""
+    async with connection_pair(ping_interval=None, close_timeout=3) as (ws, _peer):
+
+        async def fragments() -> AsyncIterator[str]:
+            yield "first"
+            raise ValueError("the source broke")
+
+        with pytest.raises(ValueError, match="the source broke"):
+            await ws.send(fragments())
+        start = anyio.current_time()
+        with anyio.fail_after(100):
+            await ws.wait_closed()
+        assert anyio.current_time() - start == 3
+        assert ws.close_code == 1006
+
+
+# ---------------------------------- cancellation: ours, or the connection's release
+
+
+async def test_a_cancelled_wait_on_a_closed_connection_stays_a_cancellation():
+    """The caller's own cancellation is not turned into ConnectionClosed, even once the
+    connection is closed: only the connection's release of a handler is."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        waiter = await ws.ping(b"never answered")
+        await peer.send_close(1000)
+        with anyio.fail_after(5):
+            await peer.read_until_eof()
+            await ws.wait_closed()
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await waiter
+        assert scope.cancelled_caught
+
+
+async def test_a_handler_in_send_when_released_sees_connection_closed():
+    """A handler inside send(), waiting on its own fragment source when the connection
+    releases it, gets ConnectionClosed, not a bare cancellation."""
+    seen: list[type[BaseException]] = []
+    waiting = anyio.Event()
+    done = anyio.Event()
+
+    async def stalled() -> AsyncIterator[str]:
+        waiting.set()
+        await anyio.Event().wait()
+        yield "never"
+
+    async def handler(ws: ServerConnection) -> None:
+        try:
+            await ws.send(stalled())
+        except BaseException as exc:
+            seen.append(type(exc))
+            raise
+        finally:
+            done.set()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0, close_timeout=30) as server:
+        async with anyio_ws.connect(uri(server)):
+            with anyio.fail_after(5):
+                await waiting.wait()
+        with anyio.fail_after(5):
+            await done.wait()
+    assert seen == [ConnectionClosedOK]
+
+
+# ------------------------------------------------ what a ConnectionClosed is caused by
+
+
+async def test_connection_closed_after_a_broken_transport_is_caused_by_its_error():
+    """Once a write broke the transport, later calls raise ConnectionClosed caused by
+    that transport error."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await peer.stream.close_reading()  # a reset: our writes now fail
+        with anyio.fail_after(5):
+            with pytest.raises(ConnectionClosedError) as sending:
+                await ws.send("into the void")
+            await ws.wait_closed()
+        broken = sending.value.__cause__
+        assert isinstance(broken, anyio.BrokenResourceError)
+        with pytest.raises(ConnectionClosedError) as sending_again:
+            await ws.send("still nothing")
+        assert sending_again.value.__cause__ is broken
+        with pytest.raises(ConnectionClosedError) as receiving:
+            await ws.recv()
+        assert receiving.value.__cause__ is broken
+
+
+async def test_connection_closed_after_a_protocol_error_is_caused_by_it_not_the_transport():
+    """A protocol error that then breaks the transport (the close frame cannot be
+    written) stays the cause: the transport error does not replace it."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await peer.stream.close_reading()  # writing the 1002 close frame will fail
+        await peer.stream.send(b"\x83\x80\x00\x00\x00\x00")  # opcode 3 is reserved
+        with anyio.fail_after(5):
+            await ws.wait_closed()
+        assert isinstance(ws._transport_error, anyio.BrokenResourceError)
+        with pytest.raises(ConnectionClosedError) as sending:
+            await ws.send("too late")
+        assert isinstance(sending.value.__cause__, ProtocolError)
+        with pytest.raises(ConnectionClosedError) as receiving:
+            await ws.recv()
+        assert receiving.value.__cause__ is sending.value.__cause__
+
+
+# ------------------------------------------- close_timeout=None: handlers are not cut
+
+HOUR = 3600.0
+
+
+@pytest.mark.fake_clock
+async def test_without_close_timeout_a_handler_holding_a_message_runs_on():
+    """close_timeout=None: a handler still working on a message when the client leaves is
+    not cancelled, however long the work takes (an hour here, on the fake clock)."""
+    got = anyio.Event()
+    finished = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        got.set()
+        await anyio.sleep(HOUR)  # long work on the message
+        finished.set()
+
+    async with serve_in_memory(handler, close_timeout=None) as served:
+        async with served.connect() as ws:
+            await ws.send("work")
+            await got.wait()
+        with anyio.fail_after(2 * HOUR):
+            await finished.wait()
+
+
+@pytest.mark.fake_clock
+async def test_without_close_timeout_server_close_lets_a_handler_finish():
+    """close_timeout=None: server.close() waits for a handler working on a message,
+    however long it takes (an hour here), instead of cancelling it."""
+    got = anyio.Event()
+    finished = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        got.set()
+        await anyio.sleep(HOUR)
+        finished.set()
+
+    async with serve_in_memory(handler, close_timeout=None) as served:
+        async with served.connect() as ws:
+            await ws.send("work")
+            await got.wait()
+            served.server.close()
+            with anyio.fail_after(2 * HOUR):
+                await served.server.wait_closed()
+            assert finished.is_set()
+            assert ws.close_code == 1001
+
+
+# ------------------------------------------------------- a handler that returns
+
+
+async def test_a_handler_that_returns_closes_with_1000_and_no_reason():
+    """When the handler returns, the server closes with 1000 and an empty reason."""
+
+    async def handler(ws: ServerConnection) -> None:
+        return
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (1000, "")
+
+
+# ------------------------------------- async for ws in connect(..., task_group=...)
+
+
+async def test_a_reconnecting_connection_in_a_task_group_reads_in_the_background():
+    """With task_group=, each connection has its reader task in the group: it answers
+    the server's pings while the loop's body reads nothing."""
+    answered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await (await ws.ping(b"anyone there?"))
+        answered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                connector = anyio_ws.connect(uri(server), task_group=group, ping_interval=None)
+                async for ws in connector:
+                    assert ws.state is State.OPEN
+                    await answered.wait()
+                    await connector.aclose()
+    assert ws.close_code == 1000
+
+
+async def test_closing_a_task_group_loop_from_a_cancelled_scope_still_closes():
+    """aclose() of a task_group= loop, called in a cancelled scope, returns only once the
+    connection is closed with 1000: the wait for its closing is shielded."""
+    async with anyio_ws.serve(handler_waiting_closed, "127.0.0.1", 0) as server:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                connector = anyio_ws.connect(uri(server), task_group=group, ping_interval=None)
+                async for ws in connector:
+                    with anyio.CancelScope() as scope:
+                        scope.cancel()
+                        await connector.aclose()
+                    assert ws.state is State.CLOSED
+                    assert ws.close_code == 1000
+
+
+async def handler_waiting_closed(ws: ServerConnection) -> None:
+    await ws.wait_closed()
+
+
+# ------------------------------------------------------------ a handler that fails
+
+
+@pytest.mark.parametrize("in_a_group", [False, True], ids=["plain", "group"])
+async def test_a_failing_handler_closes_1011_internal_error_and_logs_it(
+    in_a_group: bool, caplog: pytest.LogCaptureFixture
+):
+    """A handler's error, raised plainly or from a task group inside it, closes with
+    1011 "internal error" and logs "connection handler failed" at ERROR."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
+
+    async def fail() -> None:
+        raise RuntimeError("bug")
+
+    async def handler(ws: ServerConnection) -> None:
+        if in_a_group:
+            async with anyio.create_task_group() as group:
+                group.start_soon(fail)
+        else:
+            await fail()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedError):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (1011, "internal error")
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == ["connection handler failed"]
+
+
+# ------------------------------------- the closing handshake's end, as a client
+
+
+@pytest.mark.fake_clock
+async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closing(
+    caplog: pytest.LogCaptureFixture,
+):
+    """After the closing handshake a client waits close_timeout for the server to close
+    the TCP connection, then drops it itself, quietly: nothing logged at WARNING."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
+    async with connection_pair(side=Side.CLIENT, ping_interval=None, close_timeout=3) as (
+        ws,
+        peer,
+    ):
+        await anyio.sleep(10)  # the fake clock away from 0: a deadline is not a duration
+        await peer.send_close(1000, "bye")
+        with anyio.fail_after(5):
+            peer.protocol.receive_data(await peer.stream.receive())
+        # The peer's protocol now queues its EOF: never written, the transport stays open.
+        assert peer.protocol.events_received() == [CloseReceived(Close(1000))]
+        start = anyio.current_time()
+        with anyio.fail_after(100):
+            await ws.wait_closed()  # the peer never closes its side
+        assert anyio.current_time() - start == 3
+        assert (ws.close_code, ws.close_reason) == (1000, "bye")
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+RESET = b"\x00reset"
+"""A chunk that ``ResettingStream`` turns into a transport error, as a TCP reset is."""
+
+
+class ResettingStream(MemoryByteStream):
+    """An in-memory stream whose receive fails (a reset) when ``RESET`` arrives."""
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        data = await super().receive(max_bytes)
+        if data == RESET:
+            raise anyio.BrokenResourceError("connection reset")
+        return data
+
+
+async def test_a_reset_while_waiting_for_the_server_to_close_is_the_cause():
+    """A transport error while a client waits for the server's TCP close, after the
+    closing handshake, is kept as the cause of the ConnectionClosed raised later."""
+    our_send, their_receive = anyio.create_memory_object_stream[bytes](float("inf"))
+    their_send, our_receive = anyio.create_memory_object_stream[bytes](float("inf"))
+    ours = ResettingStream(our_send, our_receive, 16384)
+    peer = Peer(MemoryByteStream(their_send, their_receive, 16384), Side.SERVER)
+    ws = Connection(ours, Protocol(Side.CLIENT), ping_interval=None, close_timeout=30)
+    async with ours, peer.stream, anyio.create_task_group() as group:
+        ws.start(group)
+        await peer.send_close(1000)
+        with anyio.fail_after(5):
+            peer.protocol.receive_data(await peer.stream.receive())  # the client's answer
+            assert peer.protocol.events_received() == [CloseReceived(Close(1000))]
+            await peer.stream.send(RESET)  # instead of closing TCP
+            await ws.wait_closed()
+    with pytest.raises(ConnectionClosedOK) as info:
+        await ws.recv()
+    assert isinstance(info.value.__cause__, anyio.BrokenResourceError)
+    assert str(info.value.__cause__) == "connection reset"
+
+
+# ---------------------------------------------------------------- server shutdown
+
+
+async def test_server_close_with_a_code_closes_the_connections_with_it():
+    """server.close(code=...) closes every connection with that code."""
+    entered = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        entered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(uri(server)) as ws:
+            await entered.wait()
+            server.close(code=4000)
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedError):
+                await ws.recv()
+            assert (ws.close_code, ws.close_reason) == (4000, "server shutting down")
+
+
+class FailingListener(MemoryListener):
+    """A listener whose aclose() closes it, then fails: a caller's listener may."""
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        raise RuntimeError("cannot close")
+
+
+async def test_a_listener_failing_to_close_is_logged_and_the_server_still_stops(
+    caplog: pytest.LogCaptureFixture,
+):
+    """An error closing a listener is logged at ERROR, once; shutdown goes on."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
+    async with anyio_ws.serve(handler_waiting_closed, listener=FailingListener()) as server:
+        pass
+    with anyio.fail_after(5):
+        await server.wait_closed()
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == ["failed to close a listener"]
+    assert errors[0].exc_info is not None
+    assert str(errors[0].exc_info[1]) == "cannot close"
+
+
+@pytest.mark.fake_clock
+async def test_shutdown_cancels_a_handler_whose_connection_has_no_close_timeout():
+    """Shutdown cancels whatever outlives the server's close_timeout, even a handler whose
+    connection lifted its own close_timeout (alone, it would wait for ever)."""
+    got = anyio.Event()
+    cancelled = anyio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        ws.close_timeout = None
+        await ws.recv()  # a message in hand: the connection waits for the handler
+        got.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+
+    async with serve_in_memory(handler, close_timeout=3) as served:
+        async with served.connect() as ws:
+            await ws.send("work")
+            await got.wait()
+            start = anyio.current_time()
+            served.server.close()
+            with anyio.fail_after(100):
+                await served.server.wait_closed()
+            assert cancelled.is_set()
+            assert anyio.current_time() - start == 3
+
+
+# ------------------------------------------------------------------ close() itself
+
+
+async def test_close_without_arguments_sends_1000_and_no_reason():
+    """Connection.close() defaults to 1000 (normal closure) and an empty reason."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        async with anyio.create_task_group() as group:
+            events: list[object] = []
+
+            async def answer() -> None:
+                events.extend(await peer.read_until_eof())
+
+            group.start_soon(answer)
+            with anyio.fail_after(5):
+                await ws.close()
+        assert events == [CloseReceived(Close(1000, ""))]
+        assert ws.close_code == 1000
