@@ -46,6 +46,8 @@ CONNECTION_TESTS = (
     "tests/test_client_cancellation.py",
     "tests/test_reconnect.py",
     "tests/test_reconnect_bare.py",
+    "tests/test_idioms.py",
+    "tests/test_transports.py",
 )
 
 # The connection layer's close, keepalive and read paths, and the server's and the
