@@ -139,7 +139,7 @@ LAYERS = {
 # mutmut's exit codes for a mutant's test run (mutmut/__main__.py, status_by_exit_code).
 SURVIVED = {0, 5, 33}  # a test run that passed, or no test reaches the function
 NOT_RUN = {None, 2, 34}  # not checked yet, interrupted, skipped
-TIMEOUTS = {-24, 24, 36, 152, 255}
+TIMEOUTS = {-24, 24, 36, 152, 255, -9}  # -9: a stalled test's process, killed by hand
 
 
 def toml_list(values: tuple[str, ...]) -> str:
@@ -202,7 +202,7 @@ def score(codes: dict[str, int | None], equivalent: set[str]) -> tuple[str, list
     killed = judged - len(survivors)
     percent = 100 * killed / judged if judged else 100.0
     line = (
-        f"{len(codes)} mutants: {killed} killed ({timed_out} by a timeout), "
+        f"{len(codes)} mutants: {killed} killed ({timed_out} by a timeout or a hang), "
         f"{len(survivors)} survived, {listed} equivalent, {not_run} not run: "
         f"{percent:.1f} % of the non-equivalent mutants killed"
     )
