@@ -52,7 +52,7 @@ CONNECTION_TESTS = (
 
 # The connection layer's close, keepalive and read paths, and the server's and the
 # client's close paths: where a bug loses messages or close frames.
-CONNECTION_FUNCTIONS = (
+CONNECTION_FUNCTIONS = tuple(
     "connection.xǁConnectionǁ" + name
     for name in (
         "close",
