@@ -13,6 +13,7 @@ import anyio.abc
 from anyio.abc import ByteStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+import anyio_ws
 from anyio_ws.connection import Connection
 from anyio_ws.core.events import Event
 from anyio_ws.core.handshake import accept_key
@@ -291,6 +292,24 @@ async def raw_server(
         group.start_soon(listener.serve, run)
         yield listener.extra(anyio.abc.SocketAttribute.local_port)
         group.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def client_of_a_waiting_handler() -> AsyncIterator[
+    tuple[anyio_ws.Server, anyio_ws.ClientConnection]
+]:
+    """Serve on 127.0.0.1 with a handler that waits until its connection is closed;
+    yield ``(server, client)`` once that handler runs, for tests of server shutdown."""
+    entered = anyio.Event()
+
+    async def handler(ws: anyio_ws.ServerConnection) -> None:
+        entered.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
+        async with anyio_ws.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            await entered.wait()
+            yield server, ws
 
 
 def is_slow_step_note(record: logging.LogRecord) -> bool:

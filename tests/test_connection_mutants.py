@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 
 import anyio
 import pytest
-from helpers import MemoryByteStream, Peer, connection_pair, memory_stream_pair
+from helpers import (
+    MemoryByteStream,
+    Peer,
+    client_of_a_waiting_handler,
+    connection_pair,
+    memory_stream_pair,
+)
 
 import anyio_ws
 from anyio_ws import (
@@ -210,22 +216,14 @@ async def test_a_handler_close_without_arguments_sends_1000():
 
 async def test_a_second_server_close_changes_nothing():
     """Only the first server.close() counts: a second one cannot change the close code."""
-    entered = anyio.Event()
-
-    async def handler(ws: ServerConnection) -> None:
-        entered.set()
-        await ws.wait_closed()
-
-    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
-        async with anyio_ws.connect(uri(server)) as ws:
-            await entered.wait()
-            server.close()
-            server.close(code=4000)
-            with pytest.raises(ConnectionClosedOK):
-                await ws.recv()
-            assert ws.close_code == 1001
-            with anyio.fail_after(5):
-                await server.wait_closed()
+    async with client_of_a_waiting_handler() as (server, ws):
+        server.close()
+        server.close(code=4000)
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+        assert ws.close_code == 1001
+        with anyio.fail_after(5):
+            await server.wait_closed()
 
 
 # ------------------------------------------------- ping() and pong(): what they send
@@ -656,19 +654,11 @@ async def test_a_reset_while_waiting_for_the_server_to_close_is_the_cause():
 
 async def test_server_close_with_a_code_closes_the_connections_with_it():
     """server.close(code=...) closes every connection with that code."""
-    entered = anyio.Event()
-
-    async def handler(ws: ServerConnection) -> None:
-        entered.set()
-        await ws.wait_closed()
-
-    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
-        async with anyio_ws.connect(uri(server)) as ws:
-            await entered.wait()
-            server.close(code=4000)
-            with anyio.fail_after(5), pytest.raises(ConnectionClosedError):
-                await ws.recv()
-            assert (ws.close_code, ws.close_reason) == (4000, "server shutting down")
+    async with client_of_a_waiting_handler() as (server, ws):
+        server.close(code=4000)
+        with anyio.fail_after(5), pytest.raises(ConnectionClosedError):
+            await ws.recv()
+        assert (ws.close_code, ws.close_reason) == (4000, "server shutting down")
 
 
 class FailingListener(MemoryListener):

@@ -9,6 +9,7 @@ import anyio
 import pytest
 from helpers import (
     GONE,
+    client_of_a_waiting_handler,
     handshake_request,
     headers_of,
     is_a_problem,
@@ -132,21 +133,13 @@ async def test_task_group_start_returns_the_server():
 
 async def test_close_closes_connections_with_1001():
     """server.close() closes open connections with 1001 and wait_closed() returns."""
-    entered = anyio.Event()
-
-    async def handler(ws):
-        entered.set()
-        await ws.wait_closed()
-
-    async with anyio_ws.serve(handler, "127.0.0.1", 0) as server:
-        async with anyio_ws.connect(uri(server)) as ws:
-            await entered.wait()
-            server.close()
-            with pytest.raises(ConnectionClosedOK) as info:
-                await ws.recv()
-            assert info.value.code == 1001
-            with anyio.fail_after(5):
-                await server.wait_closed()
+    async with client_of_a_waiting_handler() as (server, ws):
+        server.close()
+        with pytest.raises(ConnectionClosedOK) as info:
+            await ws.recv()
+        assert info.value.code == 1001
+        with anyio.fail_after(5):
+            await server.wait_closed()
         assert server.connections == set()
 
 
