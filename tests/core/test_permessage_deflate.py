@@ -724,14 +724,6 @@ def test_oversized_message_is_refused_after_max_size_plus_one_bytes(
     assert CountingDecompressor.inflated == max_size + 1
 
 
-def test_oversized_fragment_is_refused_before_the_message_ends() -> None:
-    """max_size is enforced on each fragment as it arrives, not only on the last one."""
-    payload = deflate(b"x" * 1000)
-    assert PerMessageDeflate().decode(payload, fin=False, max_size=1000) == b"x" * 1000
-    with pytest.raises(PayloadTooBig):
-        PerMessageDeflate().decode(payload, fin=False, max_size=999)
-
-
 def test_bytes_inflated_from_the_sync_tail_count_against_max_size() -> None:
     """The 00 00 ff ff we append may be data (a peer's stored block); it counts toward max_size."""
     compressor = zlib.compressobj(wbits=-15)
@@ -743,12 +735,14 @@ def test_bytes_inflated_from_the_sync_tail_count_against_max_size() -> None:
         PerMessageDeflate().decode(payload, fin=True, max_size=1003)
 
 
-def test_decode_respects_budget_exactly() -> None:
-    """A message of exactly max_size bytes passes; one byte more is refused."""
+@pytest.mark.parametrize("fin", [True, False], ids=["last-fragment", "earlier-fragment"])
+def test_decode_respects_budget_exactly(fin: bool) -> None:
+    """Exactly max_size bytes pass, one more is refused, on any fragment: an earlier one
+    is refused as it arrives, not only when the message ends."""
     payload = deflate(b"x" * 1000)
-    assert PerMessageDeflate().decode(payload, fin=True, max_size=1000) == b"x" * 1000
+    assert PerMessageDeflate().decode(payload, fin=fin, max_size=1000) == b"x" * 1000
     with pytest.raises(PayloadTooBig):
-        PerMessageDeflate().decode(payload, fin=True, max_size=999)
+        PerMessageDeflate().decode(payload, fin=fin, max_size=999)
 
 
 def test_decode_refuses_invalid_data() -> None:
