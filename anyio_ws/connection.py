@@ -338,9 +338,8 @@ class Connection:
                     pass
                 if wait:
                     await self._wait_until_closed(wait_for_room=False)
-            if wait and not self._closed.is_set():
-                await abort(self.stream)
-                await self._wait_until_closed(wait_for_room=False)
+            if wait:
+                await self._drop_if_still_open()
         if not wait and self._task_group is not None and not self._closed.is_set():
             # The reader may wait in a receive with no deadline: bound the handshake here.
             self._task_group.start_soon(self._drop_unless_closed)
@@ -651,9 +650,14 @@ class Connection:
                 except ConnectionClosed:
                     pass  # the transport broke; the reader sees it and finishes
                 await self._wait_until_closed(wait_for_room=False)
-            if not self._closed.is_set():
-                await abort(self.stream)
-                await self._wait_until_closed(wait_for_room=False)
+            await self._drop_if_still_open()
+
+    async def _drop_if_still_open(self) -> None:
+        """Once ``close_timeout`` is over, drop the transport of a peer that did not end
+        the closing handshake, and wait for the reader (or ourselves, inline) to see it."""
+        if not self._closed.is_set():
+            await abort(self.stream)
+            await self._wait_until_closed(wait_for_room=False)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed, transport included."""
