@@ -21,6 +21,7 @@ import pytest
 import anyio_ws
 from anyio_ws.extensions.permessage_deflate import (
     DEFAULT_MEM_LEVEL,
+    DEFAULT_WINDOW_BITS,
     ClientPerMessageDeflateFactory,
     enable_client_permessage_deflate,
 )
@@ -36,7 +37,9 @@ AGENT = "anyio_ws"
 CLIENT_OFFERS = [
     *enable_client_permessage_deflate(None),
     ClientPerMessageDeflateFactory(
-        client_no_context_takeover=True, compress_settings={"memLevel": DEFAULT_MEM_LEVEL}
+        client_no_context_takeover=True,
+        compress_settings={"memLevel": DEFAULT_MEM_LEVEL},
+        compress_window_bits=DEFAULT_WINDOW_BITS,
     ),
 ]
 

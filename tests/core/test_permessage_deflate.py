@@ -387,6 +387,15 @@ def test_client_offer(kwargs: dict[str, Any], offer: list[ExtensionParameter]) -
         ({"client_max_window_bits": 11}, [("client_max_window_bits", "11")],
          (False, False, 15, 11)),
         ({"client_max_window_bits": None}, [], (False, False, 15, 15)),
+        ({"compress_window_bits": 12}, [], (False, False, 15, 12)),
+        ({"compress_window_bits": 12}, [("client_max_window_bits", "15")],
+         (False, False, 15, 12)),
+        ({"compress_window_bits": 12}, [("client_max_window_bits", "9")],
+         (False, False, 15, 9)),
+        ({"compress_window_bits": 12, "client_max_window_bits": 10}, [],
+         (False, False, 15, 10)),
+        ({"compress_window_bits": 12, "client_max_window_bits": None}, [],
+         (False, False, 15, 12)),
     ],
 )  # fmt: skip
 def test_client_accepts(
@@ -467,6 +476,10 @@ def test_client_refuses_a_second_deflate() -> None:
          "server_max_window_bits must be from 8 to 15, not 7"),
         ({"compress_settings": {"wbits": -9}}, ValueError,
          "compress_settings may only set level, memLevel, strategy: wbits"),
+        ({"compress_window_bits": 7}, ValueError,
+         "compress_window_bits must be from 8 to 15, not 7"),
+        ({"compress_window_bits": True}, TypeError,
+         "compress_window_bits must be an int from 8 to 15, not True"),
     ],
 )  # fmt: skip
 def test_client_factory_checks_arguments(
@@ -504,6 +517,9 @@ def test_enable_adds_default_factories_once() -> None:
     assert isinstance(server_default, ServerPerMessageDeflateFactory)
     assert client_default.compress_settings == server_default.compress_settings == {"memLevel": 5}
     assert server_default.server_max_window_bits == server_default.client_max_window_bits == 12
+    # The client keeps its own window at 12 bits without asking: the offer stays bare.
+    assert client_default.compress_window_bits == 12
+    assert client_default.get_request_params() == [("client_max_window_bits", None)]
     mine = ServerPerMessageDeflateFactory(server_no_context_takeover=True)
     assert enable_server_permessage_deflate([mine]) == [mine]
     my_client = ClientPerMessageDeflateFactory(client_no_context_takeover=True)
@@ -603,6 +619,23 @@ def test_window_of_8_bits_compresses_with_9() -> None:
     assert len(payload) < len(data) // 5
     strict = zlib.decompressobj(wbits=-8)
     assert strict.decompress(payload + b"\x00\x00\xff\xff") == data
+
+
+def test_client_compresses_within_its_own_window_when_the_server_allows_more() -> None:
+    """compress_window_bits bounds the distances we emit, so a 12-bit inflater reads them.
+
+    The message repeats a 4000-byte block 4000 bytes apart: a 15-bit window refers back to
+    it, a 12-bit window (4096 bytes, matches within 4096 - 262) cannot.
+    """
+    block = random.Random(7).randbytes(4000)
+    data = block * 2
+    factory = ClientPerMessageDeflateFactory(compress_window_bits=12)
+    extension = factory.process_response_params([("client_max_window_bits", "15")], [])
+    payload, _ = extension.encode(data, first=True, fin=True)
+    assert len(payload) > len(data) - 100  # the repeat was not found: random bytes stay
+    assert zlib.decompressobj(wbits=-12).decompress(payload + b"\x00\x00\xff\xff") == data
+    wide, _ = PerMessageDeflate(local_max_window_bits=15).encode(data, first=True, fin=True)
+    assert len(wide) < len(block) + 100  # with 15 bits the second block is one match
 
 
 @pytest.mark.parametrize("takeover", [True, False])

@@ -326,8 +326,10 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
 
     The defaults ask nothing of the server and let it choose our window; the factory
     that ``compression="deflate"`` uses (``enable_client_permessage_deflate``) adds
-    ``compress_settings={"memLevel": 5}``: with a 15-bit window, our compressor takes
-    about 150 KiB instead of 260 KiB (a default server caps it to 12 bits, ~45 KiB).
+    ``compress_settings={"memLevel": 5}`` and ``compress_window_bits=12``: the window a
+    default server imposes anyway, kept when a server allows 15 bits. The compressor
+    then takes 38 KiB instead of 150 KiB and compresses prose 2.8 times faster,
+    for output ~12 % larger (Goethe's Faust, 128 KiB messages, level 6).
 
     Args:
         server_no_context_takeover: ask the server to compress each message afresh.
@@ -339,6 +341,11 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
             leaves the parameter out (then the server cannot cap our window).
         compress_settings: ``level``, ``memLevel`` or ``strategy`` for
             ``zlib.compressobj``.
+        compress_window_bits: compress with at most this window (8 to 15), even when
+            the server allows a larger one. Unlike ``client_max_window_bits`` it is not
+            sent, so it cannot make a server refuse the offer or answer with more;
+            a smaller window is always valid (RFC 7692 section 7.1.2.2 sets a maximum).
+            ``None`` uses the window the server allows.
 
     Raises:
         TypeError, ValueError: a parameter has the wrong type or is out of range.
@@ -354,15 +361,18 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         server_max_window_bits: int | None = None,
         client_max_window_bits: int | bool | None = True,
         compress_settings: Mapping[str, int] | None = None,
+        compress_window_bits: int | None = None,
     ) -> None:
         _check_window_bits("server_max_window_bits", server_max_window_bits, allow_none=True)
         if client_max_window_bits is not True:
             _check_window_bits("client_max_window_bits", client_max_window_bits, allow_none=True)
+        _check_window_bits("compress_window_bits", compress_window_bits, allow_none=True)
         self.server_no_context_takeover = server_no_context_takeover
         self.client_no_context_takeover = client_no_context_takeover
         self.server_max_window_bits = server_max_window_bits
         self.client_max_window_bits = client_max_window_bits
         self.compress_settings = _check_compress_settings(compress_settings)
+        self.compress_window_bits = compress_window_bits
 
     def __repr__(self) -> str:
         params = "; ".join(k if v is None else f"{k}={v}" for k, v in self.get_request_params())
@@ -410,6 +420,8 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
             if client_bits is not None and client_bits > offered:
                 raise InvalidParameterValue("client_max_window_bits", str(client_bits))
             local_bits = client_bits or offered
+        if self.compress_window_bits is not None:
+            local_bits = min(local_bits, self.compress_window_bits)
         return PerMessageDeflate(
             remote_no_context_takeover=answer.server_no_context_takeover,
             local_no_context_takeover=(
@@ -538,12 +550,15 @@ def enable_client_permessage_deflate(
     """Add the default permessage-deflate offer, unless ``extensions`` has one already.
 
     This is what ``compression="deflate"`` does on a client: offer the bare
-    ``client_max_window_bits`` and compress with ``memLevel=5``.
+    ``client_max_window_bits``, and compress with ``memLevel=5`` and a window of at
+    most 12 bits, as a default server asks of its clients.
     """
     extensions = list(extensions or ())
     if not any(factory.name == NAME for factory in extensions):
         factory = ClientPerMessageDeflateFactory(
-            client_max_window_bits=True, compress_settings={"memLevel": DEFAULT_MEM_LEVEL}
+            client_max_window_bits=True,
+            compress_settings={"memLevel": DEFAULT_MEM_LEVEL},
+            compress_window_bits=DEFAULT_WINDOW_BITS,
         )
         extensions.append(factory)
     return extensions
