@@ -1,15 +1,16 @@
-"""Run the whole suite as CI does: the fast tier in parallel, then the slow tier alone.
+"""Run the whole suite as CI does: the fast tier in parallel, then the slow tests.
 
-    .venv/bin/python tests/run.py [pytest options for both runs, such as -x or -q]
+    .venv/bin/python tests/run.py [pytest options for every run, such as -x or -q]
 
 The fast tier (``-m "not slow"``) runs on one pytest-xdist worker per CPU (two on the
-CI machine), in an order
-pytest-randomly shuffles (the seed is printed at the top; ``-p randomly
---randomly-seed=N`` replays it). The slow tier (``-m slow``: the Autobahn cases, the
-browser and multi-process tests) runs afterwards in a single process, because
-Autobahn's timing cases fail when other tests load the machine. Both runs always run;
-the exit status is the first failure's. Plain ``python -m pytest`` runs the same tests
-in one serial session.
+CI machine), in an order pytest-randomly shuffles (the seed is printed at the top;
+``-p randomly --randomly-seed=N`` replays it). Then the four Autobahn runs, two at a
+time: each is a ping-pong between kosoku and us that keeps about one CPU busy, so two
+of them fill a 2-CPU machine without slowing each other (``xdist_group`` keeps one
+role per worker). Last, the other slow tests (the browser and multi-process tests) in
+a single process, alone on the machine as they need. Every run always runs; the exit
+status is the first failure's. Plain ``python -m pytest`` runs the same tests in one
+serial session.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ def cpus() -> int:
 
 
 def tiers() -> list[list[str]]:
-    """pytest options of the fast tier, then of the slow tier."""
+    """pytest options of the fast tier, the Autobahn runs, then the other slow tests."""
     return [
         ["-m", "not slow", "--numprocesses", str(cpus())],
-        ["-m", "slow", "--numprocesses", "0"],
+        # -rA: the workers' output (verdict counts, slowest cases) in the summary.
+        ["-m", "autobahn", "--numprocesses", str(min(cpus(), 2)), "--dist", "loadgroup", "-rA"],
+        ["-m", "slow and not autobahn", "--numprocesses", "0"],
     ]
 
 

@@ -57,9 +57,19 @@ def verdicts(report_dir: Path) -> dict[str, tuple[str, str]]:
     return {case: (r["behavior"], r["behaviorClose"]) for case, r in index[AGENT].items()}
 
 
-def check(results: dict[str, tuple[str, str]], label: str, elapsed: float) -> None:
+def slowest(report_dir: Path, count: int = 3) -> str:
+    """The longest cases by kosoku's own timing: how close they came to its budget."""
+    index = json.loads((report_dir / "index.json").read_text())
+    durations = sorted(((r["duration"], case) for case, r in index[AGENT].items()), reverse=True)
+    return ", ".join(f"{case} {ms / 1000:.1f} s" for ms, case in durations[:count])
+
+
+def check(report_dir: Path, label: str, elapsed: float) -> None:
+    """Print the verdict counts and the slowest cases; fail on any case that failed."""
+    results = verdicts(report_dir)
     counts = Counter(behavior for behavior, _ in results.values())
     print(f"\nAutobahn {label}: {len(results)} cases in {elapsed:.1f} s: {dict(counts)}")
+    print(f"slowest: {slowest(report_dir)}")
     failed = {
         case: verdict
         for case, verdict in results.items()
@@ -82,6 +92,7 @@ async def echo(ws: anyio_ws.ServerConnection) -> None:
         await ws.send(message)
 
 
+@pytest.mark.xdist_group("autobahn-server")
 async def test_server(tmp_path: Path, anyio_backend: object) -> None:
     """Our server passes every case of kosoku's fuzzing client."""
     started = time.monotonic()
@@ -90,7 +101,7 @@ async def test_server(tmp_path: Path, anyio_backend: object) -> None:
             "-m", "fuzzingclient", f"ws://127.0.0.1:{server.port}", "-o", str(tmp_path)
         )
         await anyio.run_process(command, check=False)
-    check(verdicts(tmp_path), f"server on {anyio_backend}", time.monotonic() - started)
+    check(tmp_path, f"server on {anyio_backend}", time.monotonic() - started)
 
 
 async def run_client_cases(port: int) -> None:
@@ -115,6 +126,7 @@ async def run_client_cases(port: int) -> None:
             await ws.recv()
 
 
+@pytest.mark.xdist_group("autobahn-client")
 async def test_client(tmp_path: Path, anyio_backend: object) -> None:
     """Our client passes every case of kosoku's fuzzing server."""
     started = time.monotonic()
@@ -128,4 +140,4 @@ async def test_client(tmp_path: Path, anyio_backend: object) -> None:
         await run_client_cases(port)
         with anyio.fail_after(120):
             await process.wait()
-    check(verdicts(tmp_path), f"client on {anyio_backend}", time.monotonic() - started)
+    check(tmp_path, f"client on {anyio_backend}", time.monotonic() - started)
