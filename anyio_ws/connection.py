@@ -289,7 +289,7 @@ class Connection:
                 return message
             if self._messages.closed:
                 raise QueueClosed
-            await self._read_inline(wait_for_room=False)
+            await self._read_inline(wait_for_room=False, done=self._messages.__len__)
 
     async def _assemble(self, partial: PartialMessage) -> Data:
         """Wait for the last fragment of ``partial``; give it back to the queue if cancelled."""
@@ -690,21 +690,22 @@ class Connection:
             await event.wait()
             return
         while not event.is_set():
-            await self._read_inline(wait_for_room=wait_for_room)
+            await self._read_inline(wait_for_room=wait_for_room, done=event.is_set)
 
-    async def _read_inline(self, *, wait_for_room: bool) -> None:
+    async def _read_inline(self, *, wait_for_room: bool, done: Callable[[], object]) -> None:
         """Read and process one chunk, for a call waiting on the peer (inline mode).
 
         With ``wait_for_room``, first wait until the queue has room (as the reader
         task pauses): only ``recv()``, which takes messages, and ``close()`` read on
         regardless. What was read is processed whole, shielded, so that a cancelled
-        call loses no message.
+        call loses no message. Nothing is read once ``done()`` is true: another call
+        may have read what this one waits for while it waited for the lock.
         """
         if self._read_lock is None:
             self._read_lock = anyio.Lock()
         async with self._read_lock:
             protocol = self.protocol
-            if self._closed.is_set():
+            if self._closed.is_set() or done():
                 return
             # Frames that came behind the handshake were parsed when the protocol was
             # built: their events and replies come first.
@@ -919,11 +920,8 @@ class Connection:
         try:
             async with self._send_lock:
                 await self._write_pending()
-        except _FLUSH_ERRORS as exc:
-            # _write_pending turns a broken transport into ConnectionClosed (cause kept).
-            if not isinstance(exc, ConnectionClosed):
-                self._transport_error = self._transport_error or exc
-            await abort(self.stream)
+        except ConnectionClosed:
+            # The write failed: _write_pending kept the transport error and dropped it.
             self.protocol.receive_eof()
             self.protocol.data_to_send()
 
@@ -1039,9 +1037,6 @@ class Connection:
 
 
 _MESSAGE_TYPES = (TextMessage, BinaryMessage)
-_FLUSH_ERRORS: tuple[type[BaseException], ...] = (ConnectionClosed, *TRANSPORT_ERRORS)
-
-
 _T = TypeVar("_T", str, bytes, "str | bytes")
 
 

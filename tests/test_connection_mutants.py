@@ -33,7 +33,7 @@ from anyio_ws import (
 )
 from anyio_ws._memory import MemoryListener
 from anyio_ws.client import ClientConnection
-from anyio_ws.connection import Connection
+from anyio_ws.connection import _MAX_PENDING_REPLIES, Connection
 from anyio_ws.core.events import CloseReceived, PongReceived
 from anyio_ws.core.frames import Close
 from anyio_ws.core.protocol import Protocol, Side
@@ -730,3 +730,259 @@ async def test_close_without_arguments_sends_1000_and_no_reason():
                 await ws.close()
         assert events == [CloseReceived(Close(1000, ""))]
         assert ws.close_code == 1000
+
+
+# ------------------------------------------ max_queue, whatever a read brings at once
+
+
+def frames_from(peer: Peer, texts: list[str]) -> bytes:
+    """The peer's text frames for ``texts``, as one write: they arrive in one read."""
+    for text in texts:
+        peer.protocol.send_text(text.encode())
+    return b"".join(peer.protocol.data_to_send())
+
+
+async def test_many_messages_in_one_read_still_stop_reading_at_max_queue():
+    """The reader queues a read's messages one by one and waits for room at max_queue,
+    rather than taking in a whole read (and the next) at once; nothing is lost."""
+    async with connection_pair(ping_interval=None, max_queue=4) as (ws, peer):
+        expected = [f"{batch}.{n}" for batch in range(3) for n in range(20)]
+        for batch in range(3):
+            await peer.stream.send(frames_from(peer, expected[batch * 20 : batch * 20 + 20]))
+        await anyio.wait_all_tasks_blocked()
+        assert len(ws._messages) == 4
+        with anyio.fail_after(5):
+            assert [await ws.recv() for _ in expected] == expected
+
+
+def inline_pair(max_queue: int) -> tuple[Connection, Peer, MemoryByteStream]:
+    """A server connection run inline (no reader task) over memory, and its peer."""
+    ours, theirs = memory_stream_pair(buffer=float("inf"))
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, max_queue=max_queue)
+    ws.start_inline()
+    return ws, Peer(theirs, Side.CLIENT), ours
+
+
+async def test_inline_recv_takes_a_read_of_more_messages_than_max_queue():
+    """Inline, recv() itself reads: a read holding more than max_queue messages is
+    queued whole (waiting for room would wait for ourselves), and all are received."""
+    ws, peer, ours = inline_pair(max_queue=2)
+    async with ours, peer.stream:
+        texts = [str(n) for n in range(10)]
+        await peer.stream.send(frames_from(peer, texts))
+        with anyio.fail_after(5):
+            assert [await ws.recv() for _ in texts] == texts
+
+
+async def test_inline_wait_closed_stops_reading_at_max_queue():
+    """Inline, wait_closed() reads for itself but stops at max_queue unread messages,
+    as the reader task would; once they are received it reads on to the close."""
+    ws, peer, ours = inline_pair(max_queue=2)
+    async with ours, peer.stream, anyio.create_task_group() as group:
+        texts = [str(n) for n in range(5)]
+        for text in texts:
+            await peer.send_text(text)
+        await peer.send_close(1000)
+        group.start_soon(ws.wait_closed)
+        await anyio.wait_all_tasks_blocked()
+        assert (len(ws._messages), ws.state) == (2, State.OPEN)
+        group.start_soon(peer.read_until_eof)
+        with anyio.fail_after(5):
+            assert [await ws.recv() for _ in texts] == texts
+    assert ws.close_code == 1000
+
+
+async def test_an_inline_pong_waiter_stops_reading_at_max_queue():
+    """Inline, awaiting a ping's waiter reads for itself, but not past max_queue unread
+    messages: the pong behind them is read once they are received."""
+    ws, peer, ours = inline_pair(max_queue=2)
+    async with ours, peer.stream, anyio.create_task_group() as group:
+        waiter = await ws.ping(b"p")
+        texts = [str(n) for n in range(5)]
+        for text in texts:
+            await peer.send_text(text)  # one read each
+        peer.protocol.send_pong(b"p")
+        await peer.flush()
+        answered = anyio.Event()
+
+        async def wait_for_the_pong() -> None:
+            await waiter
+            answered.set()
+
+        group.start_soon(wait_for_the_pong)
+        await anyio.wait_all_tasks_blocked()
+        assert (len(ws._messages), answered.is_set()) == (2, False)
+        with anyio.fail_after(5):
+            assert [await ws.recv() for _ in texts] == texts
+            await answered.wait()
+
+
+async def test_inline_recv_takes_a_message_another_call_read_while_it_waited():
+    """Inline, recv() waiting for the read lock while wait_closed() reads a message
+    takes that message, instead of reading on for one that may never come."""
+    ws, peer, ours = inline_pair(max_queue=16)
+    async with ours, peer.stream, anyio.create_task_group() as group:
+        group.start_soon(ws.wait_closed)  # holds the lock, waiting for data
+        await anyio.wait_all_tasks_blocked()
+        received: list[object] = []
+
+        async def receive() -> None:
+            received.append(await ws.recv())
+
+        group.start_soon(receive)  # waits for the lock
+        await anyio.wait_all_tasks_blocked()
+        await peer.send_text("the only one")
+        with anyio.fail_after(5):
+            while not received:
+                await anyio.wait_all_tasks_blocked()
+        assert received == ["the only one"]
+        group.start_soon(peer.read_until_eof)
+        await peer.send_close(1000)
+
+
+# ------------------------------------ replies wait for a stuck send, up to a point
+
+
+@pytest.mark.parametrize("pings_over_the_limit", [-1, 0])
+async def test_the_reader_stops_once_the_most_pending_pongs_wait_for_a_stuck_send(
+    pings_over_the_limit: int,
+):
+    """While a send() is stuck on a peer that does not read, the reader keeps reading
+    and leaves the pongs to the sender, until _MAX_PENDING_REPLIES of them wait: then
+    it waits for the send lock itself, and stops reading."""
+    pings = _MAX_PENDING_REPLIES + pings_over_the_limit
+    async with connection_pair(ping_interval=None, buffer=0) as (ws, peer):
+        async with anyio.create_task_group() as group:
+            group.start_soon(ws.send, b"x" * 100_000)  # stuck: the peer does not read
+            await anyio.wait_all_tasks_blocked()
+            for n in range(pings):
+                peer.protocol.send_ping(str(n).encode())
+            await peer.stream.send(frames_from(peer, ["after the pings"]))
+            await anyio.wait_all_tasks_blocked()
+            assert len(ws._messages) == (1 if pings < _MAX_PENDING_REPLIES else 0)
+            group.cancel_scope.cancel()
+
+
+# ------------------------------------------- how the reader ends when something breaks
+
+
+class FailingStream(MemoryByteStream):
+    """An in-memory stream whose receive fails when ``RESET`` (a transport error) or
+    ``BUG`` (an error no transport raises) arrives."""
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        data = await super().receive(max_bytes)
+        if data == RESET:
+            raise anyio.BrokenResourceError("connection reset")
+        if data == BUG:
+            raise RuntimeError("a bug below us")
+        return data
+
+
+BUG = b"\x00bug"
+
+
+async def reader_fed(chunk: bytes) -> Connection:
+    """A running server connection whose stream receives ``chunk``, once it is over."""
+    our_send, their_receive = anyio.create_memory_object_stream[bytes](float("inf"))
+    their_send, our_receive = anyio.create_memory_object_stream[bytes](float("inf"))
+    ours = FailingStream(our_send, our_receive, 16384)
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None)
+    async with ours, their_send, their_receive, anyio.create_task_group() as group:
+        ws.start(group)
+        await their_send.send(chunk)
+        with anyio.fail_after(5):
+            await ws.wait_closed()
+    return ws
+
+
+async def test_a_reset_while_open_ends_the_connection_and_is_the_cause():
+    """A transport error while reading an open connection closes it (1006) and is the
+    cause of the ConnectionClosed raised afterwards."""
+    ws = await reader_fed(RESET)
+    assert (ws.state, ws.close_code) == (State.CLOSED, 1006)
+    with pytest.raises(ConnectionClosedError) as info:
+        await ws.recv()
+    assert isinstance(info.value.__cause__, anyio.BrokenResourceError)
+    assert str(info.value.__cause__) == "connection reset"
+
+
+async def test_an_unexpected_error_in_the_reader_is_logged_and_closes_the_connection(
+    caplog: pytest.LogCaptureFixture,
+):
+    """An error no transport raises (a bug) ends the reader: logged at ERROR with its
+    traceback, the connection CLOSED (1006), and the error the cause of ConnectionClosed."""
+    ws = await reader_fed(BUG)
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "unexpected error in the connection reader"
+    ]
+    assert errors[0].exc_info is not None
+    bug = errors[0].exc_info[1]
+    assert isinstance(bug, RuntimeError)
+    assert (ws.state, ws.protocol.state, ws.close_code) == (State.CLOSED, State.CLOSED, 1006)
+    with pytest.raises(ConnectionClosedError) as info:
+        await ws.recv()
+    assert info.value.__cause__ is bug
+    with pytest.raises(ConnectionClosedError) as info:
+        await ws.send("after the reader ended")  # refused, not written to a dead stream
+    assert info.value.__cause__ is bug
+
+
+async def test_a_pong_that_cannot_be_written_ends_the_connection_quietly(
+    caplog: pytest.LogCaptureFixture,
+):
+    """When the write of a pong fails, the connection ends (1006) with the transport
+    error as the cause, and nothing is logged as a problem."""
+    caplog.set_level(logging.INFO, logger="anyio_ws")
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        await peer.stream.close_reading()  # our writes now fail
+        await peer.send_ping(b"?")
+        with anyio.fail_after(5):
+            await ws.wait_closed()
+        with pytest.raises(ConnectionClosedError) as info:
+            await ws.recv()
+    assert isinstance(info.value.__cause__, anyio.BrokenResourceError)
+    assert ws.close_code == 1006
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+# --------------------------------------------------------- write_buffer_size()
+
+
+async def test_write_buffer_size_counts_a_large_frame_until_the_peer_takes_it():
+    """A frame too large to copy behind its header goes out in two writes; every byte
+    of both counts until the transport took it, then none."""
+    payload = b"x" * 100_000
+    header = b"\x82\x7f" + len(payload).to_bytes(8, "big")
+    async with connection_pair(ping_interval=None, buffer=0) as (ws, peer):
+        async with anyio.create_task_group() as group:
+            group.start_soon(ws.send, payload)
+            await anyio.wait_all_tasks_blocked()
+            assert ws.write_buffer_size() == len(header) + len(payload)
+            assert await peer.stream.receive() == header
+            await anyio.wait_all_tasks_blocked()
+            assert ws.write_buffer_size() == len(payload)
+            received = b""
+            while len(received) < len(payload):
+                received += await peer.stream.receive()
+        assert ws.write_buffer_size() == 0
+
+
+async def test_write_buffer_size_is_zero_once_a_large_message_is_delivered():
+    """Over TCP (on asyncio, with the transport's own buffer counted), nothing is left
+    counted once the peer has the whole message."""
+    sizes: list[int] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(b"x" * 100_000)
+        await ws.recv()  # the client has it all
+        sizes.append(ws.write_buffer_size())
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0, ping_interval=None) as server:
+        async with anyio_ws.connect(uri(server), ping_interval=None) as client:
+            with anyio.fail_after(5):
+                assert len(await client.recv()) == 100_000
+                await client.send("got it")
+                await client.wait_closed()
+    assert sizes == [0]
