@@ -289,6 +289,7 @@ class Connection:
                 return message
             if self._messages.closed:
                 raise QueueClosed
+            # Done as soon as a message is queued, whoever read it.
             await self._read_inline(wait_for_room=False, done=self._messages.__len__)
 
     async def _assemble(self, partial: PartialMessage) -> Data:
