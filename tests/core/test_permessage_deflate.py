@@ -621,21 +621,35 @@ def test_window_of_8_bits_compresses_with_9() -> None:
     assert strict.decompress(payload + b"\x00\x00\xff\xff") == data
 
 
+def inflate_in_steps(payload: bytes, wbits: int) -> bytes:
+    """Inflate as a peer with a ``wbits`` window must: in small steps, so that zlib can
+    only look back into its window, not into a large output buffer of its own."""
+    decompressor = zlib.decompressobj(wbits=-wbits)
+    data, output = payload + b"\x00\x00\xff\xff", b""
+    while data:
+        output += decompressor.decompress(data, 512)
+        data = decompressor.unconsumed_tail
+    return output
+
+
 def test_client_compresses_within_its_own_window_when_the_server_allows_more() -> None:
     """compress_window_bits bounds the distances we emit, so a 12-bit inflater reads them.
 
-    The message repeats a 4000-byte block 4000 bytes apart: a 15-bit window refers back to
-    it, a 12-bit window (4096 bytes, matches within 4096 - 262) cannot.
+    The message repeats a 6000-byte block: a 15-bit window refers 6000 bytes back to it,
+    which a 12-bit inflater (4096 bytes) refuses; within 12 bits, the repeat is not found.
     """
-    block = random.Random(7).randbytes(4000)
+    block = random.Random(7).randbytes(6000)
     data = block * 2
     factory = ClientPerMessageDeflateFactory(compress_window_bits=12)
     extension = factory.process_response_params([("client_max_window_bits", "15")], [])
+    assert extension.local_max_window_bits == 12
     payload, _ = extension.encode(data, first=True, fin=True)
     assert len(payload) > len(data) - 100  # the repeat was not found: random bytes stay
-    assert zlib.decompressobj(wbits=-12).decompress(payload + b"\x00\x00\xff\xff") == data
+    assert inflate_in_steps(payload, 12) == data
     wide, _ = PerMessageDeflate(local_max_window_bits=15).encode(data, first=True, fin=True)
-    assert len(wide) < len(block) + 100  # with 15 bits the second block is one match
+    assert len(wide) < len(block) + 200  # with 15 bits the second block is one match
+    with pytest.raises(zlib.error, match="invalid distance too far back"):
+        inflate_in_steps(wide, 12)
 
 
 @pytest.mark.parametrize("takeover", [True, False])
