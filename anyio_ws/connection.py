@@ -349,8 +349,7 @@ class Connection:
         """Drop the transport unless the connection is closed within ``close_timeout``."""
         with anyio.move_on_after(_timeout(self.close_timeout)):
             await self._closed.wait()
-        if not self._closed.is_set():
-            await abort(self.stream)
+        await self._drop_if_still_open()
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self
