@@ -91,13 +91,17 @@ class MemoryByteStream(ByteStream):
 
 
 def memory_stream_pair(
-    *, buffer: float = 0, chunk_size: int = 16384
+    *,
+    buffer: float = 0,
+    chunk_size: int = 16384,
+    first: type[MemoryByteStream] = MemoryByteStream,
 ) -> tuple[MemoryByteStream, MemoryByteStream]:
-    """Two connected in-memory byte streams."""
+    """Two connected in-memory byte streams; the first of class ``first`` (a subclass
+    that fails on cue, say)."""
     a_send, b_receive = anyio.create_memory_object_stream[bytes](buffer)
     b_send, a_receive = anyio.create_memory_object_stream[bytes](buffer)
     return (
-        MemoryByteStream(a_send, a_receive, chunk_size),
+        first(a_send, a_receive, chunk_size),
         MemoryByteStream(b_send, b_receive, chunk_size),
     )
 

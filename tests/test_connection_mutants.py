@@ -614,26 +614,29 @@ async def test_a_client_drops_a_server_that_keeps_the_transport_open_after_closi
 
 
 RESET = b"\x00reset"
-"""A chunk that ``ResettingStream`` turns into a transport error, as a TCP reset is."""
+"""A chunk that ``FailingStream`` turns into a transport error, as a TCP reset is."""
+
+BUG = b"\x00bug"
+"""A chunk that ``FailingStream`` turns into an error no transport raises."""
 
 
-class ResettingStream(MemoryByteStream):
-    """An in-memory stream whose receive fails (a reset) when ``RESET`` arrives."""
+class FailingStream(MemoryByteStream):
+    """An in-memory stream whose receive fails when ``RESET`` or ``BUG`` arrives."""
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         data = await super().receive(max_bytes)
         if data == RESET:
             raise anyio.BrokenResourceError("connection reset")
+        if data == BUG:
+            raise RuntimeError("a bug below us")
         return data
 
 
 async def test_a_reset_while_waiting_for_the_server_to_close_is_the_cause():
     """A transport error while a client waits for the server's TCP close, after the
     closing handshake, is kept as the cause of the ConnectionClosed raised later."""
-    our_send, their_receive = anyio.create_memory_object_stream[bytes](float("inf"))
-    their_send, our_receive = anyio.create_memory_object_stream[bytes](float("inf"))
-    ours = ResettingStream(our_send, our_receive, 16384)
-    peer = Peer(MemoryByteStream(their_send, their_receive, 16384), Side.SERVER)
+    ours, theirs = memory_stream_pair(buffer=float("inf"), first=FailingStream)
+    peer = Peer(theirs, Side.SERVER)
     ws = Connection(ours, Protocol(Side.CLIENT), ping_interval=None, close_timeout=30)
     async with ours, peer.stream, anyio.create_task_group() as group:
         ws.start(group)
@@ -866,31 +869,13 @@ async def test_the_reader_stops_once_the_most_pending_pongs_wait_for_a_stuck_sen
 # ------------------------------------------- how the reader ends when something breaks
 
 
-class FailingStream(MemoryByteStream):
-    """An in-memory stream whose receive fails when ``RESET`` (a transport error) or
-    ``BUG`` (an error no transport raises) arrives."""
-
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        data = await super().receive(max_bytes)
-        if data == RESET:
-            raise anyio.BrokenResourceError("connection reset")
-        if data == BUG:
-            raise RuntimeError("a bug below us")
-        return data
-
-
-BUG = b"\x00bug"
-
-
 async def reader_fed(chunk: bytes) -> Connection:
     """A running server connection whose stream receives ``chunk``, once it is over."""
-    our_send, their_receive = anyio.create_memory_object_stream[bytes](float("inf"))
-    their_send, our_receive = anyio.create_memory_object_stream[bytes](float("inf"))
-    ours = FailingStream(our_send, our_receive, 16384)
+    ours, theirs = memory_stream_pair(buffer=float("inf"), first=FailingStream)
     ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None)
-    async with ours, their_send, their_receive, anyio.create_task_group() as group:
+    async with ours, theirs, anyio.create_task_group() as group:
         ws.start(group)
-        await their_send.send(chunk)
+        await theirs.send(chunk)
         with anyio.fail_after(5):
             await ws.wait_closed()
     return ws
