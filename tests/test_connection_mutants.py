@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
@@ -301,15 +302,20 @@ async def test_invalid_utf8_read_as_text_drops_a_silent_peer_after_close_timeout
         assert info.value.sent == Close(1007, UTF8_REASON)
 
 
+def inline_pair(**options: Any) -> tuple[Connection, Peer, MemoryByteStream]:
+    """A server connection run inline (no reader task) over memory, and its peer."""
+    ours, theirs = memory_stream_pair(buffer=float("inf"))
+    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, **options)
+    ws.start_inline()
+    return ws, Peer(theirs, Side.CLIENT), ours
+
+
 @pytest.mark.fake_clock
 async def test_invalid_utf8_read_inline_reads_the_peer_answer_itself():
     """Inline (no reader task), recv(decode=True) reads the peer's answer to its 1007
     close frame itself, instead of waiting close_timeout for a reader that is not there."""
-    ours, theirs = memory_stream_pair(buffer=float("inf"))
-    peer = Peer(theirs, Side.CLIENT)
-    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, close_timeout=3)
-    ws.start_inline()
-    async with ours, theirs, anyio.create_task_group() as group:
+    ws, peer, ours = inline_pair(close_timeout=3)
+    async with ours, peer.stream, anyio.create_task_group() as group:
         group.start_soon(peer.read_until_eof)
         await peer.send_binary(b"\xff")
         start = anyio.current_time()
@@ -756,14 +762,6 @@ async def test_many_messages_in_one_read_still_stop_reading_at_max_queue():
         assert len(ws._messages) == 4
         with anyio.fail_after(5):
             assert [await ws.recv() for _ in expected] == expected
-
-
-def inline_pair(max_queue: int) -> tuple[Connection, Peer, MemoryByteStream]:
-    """A server connection run inline (no reader task) over memory, and its peer."""
-    ours, theirs = memory_stream_pair(buffer=float("inf"))
-    ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, max_queue=max_queue)
-    ws.start_inline()
-    return ws, Peer(theirs, Side.CLIENT), ours
 
 
 async def test_inline_recv_takes_a_read_of_more_messages_than_max_queue():
