@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import anyio
 
-from .connection import Connection
+from .connection import Connection, Refusal
 from .exceptions import ConcurrencyError
 from .typing import DataLike
 
@@ -40,11 +40,9 @@ def broadcast(
     payload, text = _encode(message)
     refused: list[Exception] = []
     for connection in connections:
-        reason = connection._broadcast_refusal()
-        if reason is None:
-            connection._send_nowait(payload, text)
-        elif reason != "connection is not open":
-            _skipped(connection, reason, raise_exceptions, refused)
+        refusal = connection.try_send(payload, text)
+        if refusal is not None and refusal is not Refusal.NOT_OPEN:
+            _skipped(connection, refusal, raise_exceptions, refused)
     if refused:
         raise ExceptionGroup("skipped broadcast", refused)
 
@@ -70,18 +68,14 @@ async def abroadcast(
 
     async def send_one(connection: Connection) -> None:
         with anyio.move_on_after(float("inf") if timeout is None else timeout):
-            await connection._wait_writable()
-        reason = connection._broadcast_refusal()
-        if reason is None:
-            connection._send_nowait(payload, text)
-        elif reason != "connection is not open":
-            _skipped(connection, reason, raise_exceptions, refused)
+            await connection.wait_writable()
+        refusal = connection.try_send(payload, text)
+        if refusal is not None and refusal is not Refusal.NOT_OPEN:
+            _skipped(connection, refusal, raise_exceptions, refused)
 
     async with anyio.create_task_group() as group:
         for connection in connections:
-            if connection._broadcast_refusal() is None:  # the common case: no task
-                connection._send_nowait(payload, text)
-            else:
+            if connection.try_send(payload, text) is not None:  # queued, the common case
                 group.start_soon(send_one, connection)
     if refused:
         raise ExceptionGroup("skipped broadcast", refused)
@@ -96,9 +90,9 @@ def _encode(message: DataLike) -> tuple[bytes, bool]:
 
 
 def _skipped(
-    connection: Connection, reason: str, raise_exceptions: bool, refused: list[Exception]
+    connection: Connection, refusal: Refusal, raise_exceptions: bool, refused: list[Exception]
 ) -> None:
     if raise_exceptions:
-        refused.append(ConcurrencyError(f"skipped broadcast to {connection.id}: {reason}"))
+        refused.append(ConcurrencyError(f"skipped broadcast to {connection.id}: {refusal.value}"))
     else:
-        connection.logger.warning("skipped broadcast: %s", reason)
+        connection.logger.warning("skipped broadcast: %s", refusal.value)

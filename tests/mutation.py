@@ -53,41 +53,54 @@ CONNECTION_TESTS = (
 # The connection layer's close, keepalive and read paths, and the server's and the
 # client's close paths: where a bug loses messages or close frames.
 CONNECTION_FUNCTIONS = tuple(
-    "connection.xǁConnectionǁ" + name
-    for name in (
-        "close",
-        "wait_closed",
-        "_wait_until_closed",
-        "_wait_for",
-        "_keepalive",
-        "run",
-        "start",
-        "_close_when_cancelled",
-        "_read_frames",
-        "_replies_due",
-        "_receive_into_protocol",
-        "_transport_failed",
-        "_dispatch",
-        "_pong_received",
-        "_flush_replies",
-        "_write_pending",
-        "_finish",
-        "_after_closed",
-        "_reading_over",
-        "_next_message_asked",
-        "_check_all_taken",
-        "_all_messages_taken",
-        "_closed_exception",
-        "_raise_if_released",
-        "_fail",
-        "_fail_invalid_utf8",
-        "ping",
-        "pong",
+    f"{module}.xǁ{cls}ǁ{name}"
+    for module, cls, names in (
+        (
+            "connection",
+            "Connection",
+            (
+                "close",
+                "wait_closed",
+                "_wait_until_closed",
+                "_keepalive",
+                "run",
+                "start",
+                "_close_when_cancelled",
+                "_finish",
+                "_after_closed",
+                "_reading_over",
+                "_all_messages_taken",
+                "_fail",
+                "_fail_invalid_utf8",
+                "_drop_if_still_open",
+                "_drop_unless_closed",
+                "ping",
+                "pong",
+            ),
+        ),
+        ("_link", "Link", ("wait_for", "keep_error", "closed_exception", "raise_if_released")),
+        (
+            "_reader",
+            "Reader",
+            (
+                "read_frames",
+                "_receive_into_protocol",
+                "_transport_failed",
+                "_dispatch",
+                "flush_replies",
+                "finish",
+            ),
+        ),
+        ("_sending", "Sender", ("send_frames", "flush", "write_pending", "replies_due")),
+        ("_receiving", "Receiver", ("_next_message_asked", "_check_all_taken", "close")),
+        ("_pings", "Pings", ("pong_received", "abandon_all")),
     )
+    for name in names
 )
 CONNECTION_PATTERNS = (
     *(f"anyio_ws.{function}__mutmut_*" for function in CONNECTION_FUNCTIONS),
-    "anyio_ws.connection.xǁPongWaiterǁ*",
+    "anyio_ws._pings.xǁPongWaiterǁ*",
+    "anyio_ws._pings.x_keep_alive__mutmut_*",
     *(
         f"anyio_ws.server.xǁ{function}__mutmut_*"
         for function in (
@@ -130,7 +143,16 @@ class Layer:
 LAYERS = {
     "core": Layer(("anyio_ws/core/*",), ("tests/core",), ("anyio_ws.core.*",)),
     "connection": Layer(
-        ("anyio_ws/connection.py", "anyio_ws/server.py", "anyio_ws/client.py"),
+        (
+            "anyio_ws/connection.py",
+            "anyio_ws/_link.py",
+            "anyio_ws/_reader.py",
+            "anyio_ws/_sending.py",
+            "anyio_ws/_receiving.py",
+            "anyio_ws/_pings.py",
+            "anyio_ws/server.py",
+            "anyio_ws/client.py",
+        ),
         CONNECTION_TESTS,
         CONNECTION_PATTERNS,
     ),

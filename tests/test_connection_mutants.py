@@ -33,8 +33,9 @@ from anyio_ws import (
     State,
 )
 from anyio_ws._memory import MemoryListener
+from anyio_ws._sending import _MAX_PENDING_REPLIES
 from anyio_ws.client import ClientConnection
-from anyio_ws.connection import _MAX_PENDING_REPLIES, Connection
+from anyio_ws.connection import Connection
 from anyio_ws.core.events import CloseReceived, PongReceived
 from anyio_ws.core.frames import Close
 from anyio_ws.core.protocol import Protocol, Side
@@ -443,7 +444,7 @@ async def test_connection_closed_after_a_protocol_error_is_caused_by_it_not_the_
         await peer.stream.send(b"\x83\x80\x00\x00\x00\x00")  # opcode 3 is reserved
         with anyio.fail_after(5):
             await ws.wait_closed()
-        assert isinstance(ws._transport_error, anyio.BrokenResourceError)
+        assert isinstance(ws._link.transport_error, anyio.BrokenResourceError)
         with pytest.raises(ConnectionClosedError) as sending:
             await ws.send("too late")
         assert isinstance(sending.value.__cause__, ProtocolError)
@@ -759,7 +760,7 @@ async def test_many_messages_in_one_read_still_stop_reading_at_max_queue():
         for batch in range(3):
             await peer.stream.send(frames_from(peer, expected[batch * 20 : batch * 20 + 20]))
         await anyio.wait_all_tasks_blocked()
-        assert len(ws._messages) == 4
+        assert len(ws._receiver.messages) == 4
         with anyio.fail_after(5):
             assert [await ws.recv() for _ in expected] == expected
 
@@ -786,7 +787,7 @@ async def test_inline_wait_closed_stops_reading_at_max_queue():
         await peer.send_close(1000)
         group.start_soon(ws.wait_closed)
         await anyio.wait_all_tasks_blocked()
-        assert (len(ws._messages), ws.state) == (2, State.OPEN)
+        assert (len(ws._receiver.messages), ws.state) == (2, State.OPEN)
         group.start_soon(peer.read_until_eof)
         with anyio.fail_after(5):
             assert [await ws.recv() for _ in texts] == texts
@@ -812,7 +813,7 @@ async def test_an_inline_pong_waiter_stops_reading_at_max_queue():
 
         group.start_soon(wait_for_the_pong)
         await anyio.wait_all_tasks_blocked()
-        assert (len(ws._messages), answered.is_set()) == (2, False)
+        assert (len(ws._receiver.messages), answered.is_set()) == (2, False)
         with anyio.fail_after(5):
             assert [await ws.recv() for _ in texts] == texts
             await answered.wait()
@@ -860,7 +861,7 @@ async def test_the_reader_stops_once_the_most_pending_pongs_wait_for_a_stuck_sen
                 peer.protocol.send_ping(str(n).encode())
             await peer.stream.send(frames_from(peer, ["after the pings"]))
             await anyio.wait_all_tasks_blocked()
-            assert len(ws._messages) == (1 if pings < _MAX_PENDING_REPLIES else 0)
+            assert len(ws._receiver.messages) == (1 if pings < _MAX_PENDING_REPLIES else 0)
             group.cancel_scope.cancel()
 
 

@@ -562,7 +562,7 @@ async def test_closing_with_a_full_queue_reads_the_peer_close_at_once() -> None:
         async with served.connect(max_queue=1, close_timeout=30) as client:
             await got_all.wait()
             await anyio.wait_all_tasks_blocked()
-            assert client._messages.full()  # so the client's reader has paused
+            assert client._receiver.messages.full()  # so the client's reader has paused
             before = anyio.current_time()
             await client.close()
             assert anyio.current_time() == before  # at once, not after close_timeout

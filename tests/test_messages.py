@@ -304,7 +304,7 @@ async def test_other_sends_wait_during_a_fragmented_send_while_pings_go_through(
         async with anyio.create_task_group() as group:
             group.start_soon(ws.send, gate)
             await gate.delivered.wait()
-            assert ws._sending_fragments
+            assert ws._sender.sending_fragments
             group.start_soon(other)
             await server_pinged.wait()
             latency = await (await ws.ping())  # our ping goes between fragments too
@@ -314,7 +314,7 @@ async def test_other_sends_wait_during_a_fragmented_send_while_pings_go_through(
             assert not other_sent.is_set()
             gate.open()
             await other_sent.wait()
-        assert not ws._sending_fragments
+        assert not ws._sender.sending_fragments
         await ws.close()
     assert received == ["fragment", "other"]
 
@@ -477,9 +477,9 @@ async def test_recv_cancelled_mid_message_loses_nothing():
         async with anyio.create_task_group() as group:
             group.start_soon(ws.recv)
             await anyio.wait_all_tasks_blocked()
-            assert len(ws._messages) == 0  # recv() holds the unfinished message
+            assert len(ws._receiver.messages) == 0  # recv() holds the unfinished message
             group.cancel_scope.cancel()
-        assert len(ws._messages) == 1  # given back when cancelled
+        assert len(ws._receiver.messages) == 1  # given back when cancelled
         gates[0].open()
         assert await ws.recv() == "first second"
 
