@@ -1,0 +1,128 @@
+"""The send lock and the closed flag: FIFO hand-off, cancellation, no cost until waited on."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from anyio_ws._sync import Flag, SendLock
+
+pytestmark = pytest.mark.usefixtures("anyio_backend")
+
+
+async def test_an_uncontended_acquire_neither_yields_nor_allocates_a_queue() -> None:
+    lock = SendLock()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await lock.acquire()  # would raise at a checkpoint
+    assert lock.locked()
+    assert lock._waiters is None
+    lock.release()
+    assert not lock.locked()
+
+
+async def test_waiters_get_the_lock_in_the_order_they_asked() -> None:
+    lock = SendLock()
+    order: list[int] = []
+
+    async def take(number: int) -> None:
+        async with lock:
+            order.append(number)
+            await anyio.lowlevel.checkpoint()
+
+    await lock.acquire()
+    async with anyio.create_task_group() as group:
+        for number in range(5):
+            group.start_soon(take, number)
+            await anyio.wait_all_tasks_blocked()
+        lock.release()
+    assert order == [0, 1, 2, 3, 4]
+    assert not lock.locked()
+
+
+async def test_the_holder_hands_the_lock_on_so_a_newcomer_cannot_overtake() -> None:
+    lock = SendLock()
+    order: list[str] = []
+
+    async def waiter() -> None:
+        async with lock:
+            order.append("waiter")
+
+    await lock.acquire()
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        lock.release()
+        assert lock.locked()  # already the waiter's, before it even ran
+        async with lock:
+            order.append("newcomer")
+    assert order == ["waiter", "newcomer"]
+
+
+async def test_a_waiter_cancelled_before_its_turn_leaves_the_queue() -> None:
+    lock = SendLock()
+    await lock.acquire()
+    async with anyio.create_task_group() as group:
+        group.start_soon(lock.acquire)
+        await anyio.wait_all_tasks_blocked()
+        group.cancel_scope.cancel()
+    assert lock._waiters is not None and not lock._waiters
+    lock.release()
+    assert not lock.locked()
+
+
+async def test_cancelling_a_waiter_just_handed_the_lock_never_leaks_it() -> None:
+    """Whether the cancelled waiter still runs (the wake-up came first) or passes the
+    lock on, the next waiter gets it and the lock ends free."""
+    lock = SendLock()
+    order: list[str] = []
+    first_scope = anyio.CancelScope()
+
+    async def first() -> None:
+        with first_scope:
+            async with lock:
+                order.append("first")
+
+    async def second() -> None:
+        async with lock:
+            order.append("second")
+
+    await lock.acquire()
+    async with anyio.create_task_group() as group:
+        group.start_soon(first)
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(second)
+        await anyio.wait_all_tasks_blocked()
+        lock.release()  # hands the lock to first...
+        first_scope.cancel()  # ...which is cancelled before it runs
+    assert order in (["first", "second"], ["second"])
+    assert not lock.locked()
+
+
+async def test_flag_wait_returns_at_once_when_set_and_is_still_a_checkpoint() -> None:
+    flag = Flag()
+    flag.set()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(anyio.get_cancelled_exc_class()):
+            await flag.wait()
+    assert flag.is_set()
+
+
+async def test_flag_wakes_every_waiter_and_allocates_an_event_only_for_them() -> None:
+    flag = Flag()
+    assert flag._event is None
+    woken: list[int] = []
+
+    async def wait(number: int) -> None:
+        await flag.wait()
+        woken.append(number)
+
+    async with anyio.create_task_group() as group:
+        for number in range(3):
+            group.start_soon(wait, number)
+        await anyio.wait_all_tasks_blocked()
+        assert flag._event is not None
+        flag.set()
+    assert sorted(woken) == [0, 1, 2]
