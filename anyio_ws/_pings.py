@@ -1,4 +1,4 @@
-"""Pings and their pongs: the waiters ``ping()`` returns, and the keepalive loop.
+"""Pings and their pongs: the waiters ``ping()`` returns, and keepalive.
 
 A pong answers the ping with the same payload and, as RFC 6455 allows a peer to answer
 only the latest of several pings, every ping sent before it.
@@ -6,19 +6,19 @@ only the latest of several pings, every ping sent before it.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+import heapq
+import math
+import os
+from collections.abc import Callable, Generator
+from typing import Any
 
 import anyio
 
 from ._link import Link
-from .core.protocol import State
-from .exceptions import ConcurrencyError, ConnectionClosed
+from ._sync import Flag
+from .exceptions import ConcurrencyError
 
-if TYPE_CHECKING:
-    from .connection import Connection
-
-__all__ = ["Pings", "PongWaiter", "keep_alive"]
+__all__ = ["Keepalive", "KeepaliveTicket", "Pings", "PongWaiter"]
 
 
 class PongWaiter:
@@ -31,7 +31,7 @@ class PongWaiter:
 
     def __init__(self, link: Link, data: bytes, sent_at: float) -> None:
         self._link = link
-        self._done = anyio.Event()
+        self._done = Flag()  # no event until someone awaits the pong: keepalive does not
         self._latency: float | None = None
         self.data = data
         self.sent_at = sent_at
@@ -74,6 +74,13 @@ class Pings:
         if payload in self._waiting:
             raise ConcurrencyError("a ping with the same payload is already waiting")
 
+    def fresh_payload(self) -> bytes:
+        """Four random bytes that no waiting ping uses."""
+        payload = os.urandom(4)
+        while payload in self._waiting:
+            payload = os.urandom(4)
+        return payload
+
     def sent(self, payload: bytes) -> PongWaiter:
         """Record a ping queued for sending (before it is written, so no pong is missed)."""
         waiter = PongWaiter(self._link, payload, anyio.current_time())
@@ -100,26 +107,106 @@ class Pings:
         self._waiting.clear()
 
 
-async def keep_alive(connection: Connection, interval: float, timeout: float | None) -> None:  # noqa: ASYNC109
-    """Ping every ``interval``; close with 1011 when a pong is ``timeout`` late.
+class Keepalive:
+    """Pings connections every ``interval`` from one task, and closes those whose pong
+    is more than ``timeout`` late (``None``: pings are sent, never awaited).
 
-    While the queue of unread messages is full nothing is read, pongs included: a
-    handler that stops reading for longer than ``timeout`` loses its connection.
+    A server runs one for all its connections, so that keepalive costs no task and no
+    cancel scope per connection; a client connection runs its own. The next ping goes
+    ``interval`` after the pong (websockets does the same). Pings are queued without
+    waiting: a peer that stopped reading does not hold up the others, and its missing
+    pong closes it.
     """
-    while True:
-        await anyio.sleep(interval)
-        # The send is bounded too: a peer that stopped reading is as dead as one that
-        # stopped answering.
-        with anyio.move_on_after(float("inf") if timeout is None else timeout):
-            try:
-                waiter = await connection.ping()
-                if timeout is not None:
-                    await waiter
-            except ConnectionClosed:
-                return
-            continue
-        if connection.state is not State.OPEN:
+
+    __slots__ = ("_due", "_interval", "_order", "_sleeping_until", "_timeout", "_wake")
+
+    def __init__(self, interval: float, timeout: float | None) -> None:
+        self._interval = interval
+        self._timeout = timeout
+        self._due: list[tuple[float, int, KeepaliveTicket]] = []
+        self._order = 0  # breaks ties in the heap: tickets are not comparable
+        self._sleeping_until = math.inf
+        self._wake: anyio.Event | None = None
+
+    def add(self, ping: PingNowait, timed_out: Callable[[], None]) -> KeepaliveTicket:
+        """Ping with ``ping()`` every ``interval`` from now; call ``timed_out()`` when a
+        pong is late. ``cancel()`` the ticket once the connection is over."""
+        ticket = KeepaliveTicket(ping, timed_out)
+        self._schedule(anyio.current_time() + self._interval, ticket)
+        return ticket
+
+    def _schedule(self, when: float, ticket: KeepaliveTicket) -> None:
+        self._order += 1
+        heapq.heappush(self._due, (when, self._order, ticket))
+        if when < self._sleeping_until and self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Ping on time, for ever (until cancelled with the owner's task group)."""
+        due = self._due
+        while True:
+            now = anyio.current_time()
+            while due and due[0][0] <= now:
+                _, _, ticket = heapq.heappop(due)
+                self._visit(ticket, now)
+            self._sleeping_until = due[0][0] if due else math.inf
+            wake = self._wake = anyio.Event()
+            with anyio.move_on_after(self._sleeping_until - now):
+                await wake.wait()
+            self._wake = None
+
+    def _visit(self, ticket: KeepaliveTicket, now: float) -> None:
+        ping = ticket.ping
+        if ping is None:  # the connection is over
             return
-        connection.logger.info("keepalive ping timeout")
-        await connection.close(1011, "keepalive ping timeout")
-        return
+        waiter = ticket.waiter
+        if waiter is not None:
+            if waiter._latency is not None:  # answered: the next ping, interval after it
+                ticket.waiter = None
+                pong_at = waiter.sent_at + waiter._latency
+                if pong_at + self._interval > now:
+                    self._schedule(pong_at + self._interval, ticket)
+                    return
+            elif self._timeout is not None and now >= waiter.sent_at + self._timeout:
+                timed_out = ticket.timed_out
+                ticket.cancel()
+                timed_out()
+                return
+            else:
+                assert self._timeout is not None
+                self._schedule(min(waiter.sent_at + self._timeout, now + self._interval), ticket)
+                return
+        waiter = ping()
+        if waiter is None:  # closing: no more pings
+            ticket.cancel()
+            return
+        if self._timeout is None:
+            self._schedule(now + self._interval, ticket)  # never awaited
+        else:
+            ticket.waiter = waiter
+            self._schedule(now + min(self._interval, self._timeout), ticket)
+
+
+PingNowait = Callable[[], "PongWaiter | None"]
+"""Queue a ping without waiting; its waiter, or ``None`` once the connection is closing."""
+
+
+class KeepaliveTicket:
+    """One connection's place in a ``Keepalive``: its ping, and the ping under way."""
+
+    __slots__ = ("ping", "timed_out", "waiter")
+
+    def __init__(self, ping: PingNowait, timed_out: Callable[[], None]) -> None:
+        self.ping: PingNowait | None = ping
+        self.timed_out = timed_out
+        self.waiter: PongWaiter | None = None
+
+    def cancel(self) -> None:
+        """No more pings: let go of the connection (the ticket may wait in the heap)."""
+        self.ping = None
+        self.timed_out = _nothing
+        self.waiter = None
+
+
+def _nothing() -> None:
+    pass

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from ._link import Link
-from ._pings import Pings
+from ._pings import KeepaliveTicket, Pings
 from ._receiving import Receiver
 from ._sending import Sender
 from ._streams import TRANSPORT_ERRORS, abort
@@ -40,6 +40,7 @@ class Reader:
         "_receiver",
         "_sender",
         "keepalive_scope",
+        "keepalive_ticket",
         "pings",
     )
 
@@ -49,8 +50,10 @@ class Reader:
         self._sender = sender
         self.pings: Pings | None = None
         """The pings waiting for a pong; made by the first ``ping()``."""
+        self.keepalive_ticket: KeepaliveTicket | None = None
+        """The connection's place in its keepalive, cancelled when the connection is over."""
         self.keepalive_scope: anyio.CancelScope | None = None
-        """The keepalive loop's scope, cancelled when the connection is over."""
+        """The scope of a keepalive of its own (a client's), cancelled likewise."""
         self._read_lock: anyio.Lock | None = None
         self._close_deadline: float | None = None
 
@@ -189,6 +192,8 @@ class Reader:
             protocol.data_to_send()
         await abort(link.stream)
         link.closed.set()
+        if self.keepalive_ticket is not None:
+            self.keepalive_ticket.cancel()
         if self.keepalive_scope is not None:
             self.keepalive_scope.cancel()
         self._sender.fragments_done()  # senders waiting for fragments see the closure

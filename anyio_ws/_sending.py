@@ -216,13 +216,17 @@ class Sender:
             protocol.send_text(payload)
         else:
             protocol.send_binary(payload)
-        # Whoever holds the lock writes everything queued before releasing it.
+        self.flush_soon()
+        return None
+
+    def flush_soon(self) -> None:
+        """Have what the protocol queued written soon, without waiting here: by the lock
+        holder, who writes everything before releasing it, or else by a flush task."""
         if not self.lock.locked() and not self._flush_scheduled:
             task_group = self._link.task_group
             assert task_group is not None
             self._flush_scheduled = True
             task_group.start_soon(self._flush_queued)
-        return None
 
     async def _flush_queued(self) -> None:
         try:

@@ -33,7 +33,7 @@ from anyio.abc import ByteStream, SocketAttribute
 
 from ._fragments import FragmentedSend, SyncFragments
 from ._link import Link
-from ._pings import Pings, PongWaiter, keep_alive
+from ._pings import Keepalive, Pings, PongWaiter
 from ._reader import Reader
 from ._receiving import MessageStream, Receiver
 from ._sending import Refusal, Sender
@@ -432,20 +432,46 @@ class Connection:
 
     # ------------------------------------------------------ the reader task
 
-    def start(self, task_group: anyio.abc.TaskGroup) -> None:
-        """Start the reader (and the keepalive, if on) in the connection's task group."""
-        self._link.task_group = task_group
+    def start(self, task_group: anyio.abc.TaskGroup, *, keepalive: Keepalive | None = None) -> None:
+        """Start the reader in the connection's task group, and keepalive if it is on:
+        in ``keepalive`` (a server's, shared by its connections) or else in a task."""
+        link = self._link
+        link.task_group = task_group
         task_group.start_soon(self.run)
-        if self.ping_interval is not None:
-            task_group.start_soon(self._keepalive)
+        if self.ping_interval is None or link.closed.is_set():
+            return
+        if keepalive is None:
+            keepalive = Keepalive(self.ping_interval, self.ping_timeout)
+            task_group.start_soon(self._run_keepalive, keepalive)
+        self._reader.keepalive_ticket = keepalive.add(self._ping_nowait, self._keepalive_timed_out)
 
-    async def _keepalive(self) -> None:
-        assert self.ping_interval is not None
+    async def _run_keepalive(self, keepalive: Keepalive) -> None:
         with anyio.CancelScope() as scope:
             self._reader.keepalive_scope = scope
-            if self._link.closed.is_set():
-                return
-            await keep_alive(self, self.ping_interval, self.ping_timeout)
+            if not self._link.closed.is_set():
+                await keepalive.run()
+
+    def _ping_nowait(self) -> PongWaiter | None:
+        """Queue a keepalive ping without waiting; ``None`` once the connection is closing."""
+        if self.protocol.state is not State.OPEN:
+            return None
+        pings = self._reader.pings
+        if pings is None:
+            pings = self._reader.pings = Pings(self._link)
+        waiter = self._queue_ping(pings.fresh_payload())
+        self._sender.flush_soon()
+        return waiter
+
+    def _keepalive_timed_out(self) -> None:
+        task_group = self._link.task_group
+        if task_group is not None and self.state is State.OPEN:
+            task_group.start_soon(self._close_on_keepalive_timeout)
+
+    async def _close_on_keepalive_timeout(self) -> None:
+        if self.state is not State.OPEN:
+            return
+        self.logger.info("keepalive ping timeout")
+        await self.close(1011, "keepalive ping timeout")
 
     async def run(self) -> None:
         """Read until the connection is over; never raises. Run in the connection's group.
