@@ -680,10 +680,9 @@ class serve(Startable):
 
     def _new_connection(self, stream: ByteStream, server: Server | None) -> ServerConnection:
         """Build the connection for the handshake: ``CONNECTING``, with its handshake."""
-        protocol = Protocol(Side.SERVER, logger=self.logger)
         # A stand-in until the handshake is done: nothing is fed to it, it only tells
         # the state, and send() or ping() in a hook raises ConnectionClosed.
-        protocol.state = State.CONNECTING
+        protocol = Protocol(Side.SERVER, logger=self.logger, connecting=True)
         connection = self.create_connection(
             stream,
             protocol,
