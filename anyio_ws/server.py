@@ -21,18 +21,25 @@ import socket
 import ssl as ssl_module
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import suppress
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, cast
 
 import anyio
 import anyio.abc
-import anyio.streams.stapled
 import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket, open_accepted
+from ._listeners import (
+    SocketPath,
+    UnixSocketFile,
+    check_socket,
+    check_transport,
+    listen,
+    listen_unix,
+    listener_on,
+)
 from ._options import check_connection_options, with_compression
 from ._startable import Startable
 from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
@@ -471,7 +478,7 @@ class serve(Startable):
         logger: LoggerLike | None = None,
         task_group: anyio.abc.TaskGroup | None = None,
     ) -> None:
-        _check_transport(host, port, sock, listener, reuse_port)
+        check_transport(host, port, sock, listener, reuse_port)
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
         check_connection_options(
@@ -544,16 +551,13 @@ class serve(Startable):
 
     async def _listen(self) -> tuple[list[anyio.abc.Listener[Any]], bool]:
         """The listeners to accept on, and whether they are socket listeners we made."""
-        if self.listener is not None:
-            if isinstance(self.listener, anyio.streams.stapled.MultiListener):
-                return list(self.listener.listeners), False
-            return [self.listener], False
-        if self.sock is not None:
-            return [await _listener_on(self.sock)], True
-        listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self.port, reuse_port=self.reuse_port
+        return await listen(
+            host=self.host,
+            port=self.port,
+            sock=self.sock,
+            listener=self.listener,
+            reuse_port=self.reuse_port,
         )
-        return list(listener.listeners), True
 
     async def __aexit__(
         self,
@@ -879,7 +883,7 @@ class unix_serve(serve):
     def __init__(
         self,
         handler: Handler,
-        path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+        path: SocketPath | None = None,
         *,
         sock: socket.socket | None = None,
         **kwargs: Any,
@@ -890,21 +894,17 @@ class unix_serve(serve):
         if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path must be a str, bytes or path-like, not {path!r}")
         if sock is not None:
-            _check_socket(sock, unix=True)
+            check_socket(sock, unix=True)
         super().__init__(handler, **kwargs)
         self.path = path
         self.sock = sock
-        self._socket_file: tuple[str | bytes | os.PathLike[Any], int] | None = None
+        self._socket_file: UnixSocketFile | None = None
 
     async def _listen(self) -> tuple[list[anyio.abc.Listener[Any]], bool]:
         if self.sock is not None:
-            return [await _listener_on(self.sock)], True
+            return [await listener_on(self.sock)], True
         assert self.path is not None
-        listener = await anyio.create_unix_listener(self.path)
-        try:
-            self._socket_file = (self.path, os.stat(self.path).st_ino)
-        except (OSError, ValueError):  # an abstract socket (Linux) has no file
-            pass
+        listener, self._socket_file = await listen_unix(self.path)
         return [listener], True
 
     async def __aexit__(
@@ -916,17 +916,9 @@ class unix_serve(serve):
         try:
             await super().__aexit__(exc_type, exc, tb)
         finally:
-            self._remove_socket_file()
-
-    def _remove_socket_file(self) -> None:
-        """Remove the socket file we made, unless something else took its place."""
-        if self._socket_file is None:
-            return
-        path, inode = self._socket_file
-        self._socket_file = None
-        with suppress(OSError):
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
+            socket_file, self._socket_file = self._socket_file, None
+            if socket_file is not None:
+                socket_file.remove()
 
 
 async def serve_stream(handler: Handler, stream: ByteStream, **options: Any) -> None:
@@ -987,73 +979,6 @@ async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Reque
         else:
             received = True
             handshake.receive_data(data)
-
-
-_BACKLOG = 65536
-"""Listen queue for a socket given with ``sock=`` that is not listening yet (as anyio)."""
-
-_INET_FAMILIES = (socket.AF_INET, socket.AF_INET6)
-_UNIX_FAMILY: int | None = getattr(socket, "AF_UNIX", None)
-
-
-def _check_transport(
-    host: str | None,
-    port: int,
-    sock: socket.socket | None,
-    listener: anyio.abc.Listener[Any] | None,
-    reuse_port: bool,
-) -> None:
-    """Raise at the call unless exactly one of host/port, ``sock`` and ``listener`` is set."""
-    if not isinstance(port, int):
-        raise TypeError(f"port must be an int, not {port!r}")
-    given = [
-        name
-        for name, value in (
-            ("host/port", host is not None or port != 0),
-            ("sock", sock is not None),
-            ("listener", listener is not None),
-        )
-        if value
-    ]
-    if len(given) > 1:
-        raise ValueError(f"give one of host/port, sock= and listener=, not {' and '.join(given)}")
-    if sock is not None:
-        _check_socket(sock, unix=False)
-    if listener is not None and not isinstance(listener, anyio.abc.Listener):
-        raise TypeError(f"listener must be an anyio.abc.Listener, not {listener!r}")
-    if reuse_port and (sock is not None or listener is not None):
-        raise ValueError("reuse_port applies to host/port only; set SO_REUSEPORT on your socket")
-
-
-def _check_socket(sock: socket.socket, *, unix: bool) -> None:
-    """A bound stream socket of the right family, or ``TypeError``/``ValueError`` now."""
-    if not isinstance(sock, socket.socket):
-        raise TypeError(f"sock must be a socket.socket, not {sock!r}")
-    if sock.type != socket.SOCK_STREAM:
-        raise ValueError(f"sock must be a SOCK_STREAM socket, not {sock.type!r}")
-    if unix and sock.family != _UNIX_FAMILY:
-        raise ValueError(f"unix_serve() needs an AF_UNIX socket, not {sock.family!r}")
-    if not unix and sock.family not in _INET_FAMILIES:
-        hint = "; use unix_serve() for Unix sockets" if sock.family == _UNIX_FAMILY else ""
-        raise ValueError(f"serve() needs an AF_INET or AF_INET6 socket{hint}")
-    try:
-        address = sock.getsockname()
-    except OSError as exc:  # closed
-        raise ValueError(f"sock is not usable: {exc}") from None
-    if not (address[1] if sock.family in _INET_FAMILIES else address):
-        raise ValueError("sock must be bound to an address (call bind() first)")
-
-
-async def _listener_on(sock: socket.socket) -> anyio.abc.SocketListener:
-    """An anyio listener on ``sock``, which is made to listen if it does not yet."""
-    try:
-        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-    except (AttributeError, OSError):  # no SO_ACCEPTCONN here: listen() again is harmless
-        listening = 0
-    if not listening:
-        sock.listen(_BACKLOG)
-    sock.setblocking(False)
-    return await anyio.abc.SocketListener.from_socket(sock)
 
 
 def _reject_options(function: str, options: dict[str, Any], names: Sequence[str]) -> None:
