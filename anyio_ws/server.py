@@ -31,6 +31,8 @@ import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket, open_accepted
+from ._handlers import Handler as Handler
+from ._handlers import check_handler
 from ._listeners import (
     SocketPath,
     UnixSocketFile,
@@ -60,9 +62,6 @@ if sys.version_info < (3, 11):  # pragma: no cover
 __all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 
 server_logger = logging.getLogger("anyio_ws.server")
-
-Handler = Callable[..., Awaitable[Any]]
-"""``async def handler(ws)``, or the classic ``async def handler(ws, path)``."""
 
 
 class ServerConnection(Connection):
@@ -500,7 +499,7 @@ class serve(Startable):
         ]:
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, not {type(hook).__name__}")
-        self._pass_path = _check_handler(handler)
+        self._pass_path = check_handler(handler)
         self.handler = handler
         self.host = host
         self.port = port
@@ -985,80 +984,6 @@ def _reject_options(function: str, options: dict[str, Any], names: Sequence[str]
     for name in names:
         if name in options:
             raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
-
-
-_HANDLER_FORMS = "async def handler(ws) or async def handler(ws, path)"
-
-
-def _check_handler(handler: object) -> bool:
-    """Refuse now a handler that would fail on every connection; whether it takes ``path``.
-
-    Accepted: coroutine functions, bound async methods, ``functools.partial`` of them,
-    objects with an ``async def __call__``, and a plain function that wraps a
-    coroutine function with ``functools.wraps``. Refused: what is not callable, a plain
-    ``def`` (it would even run before failing) or an async generator, and a signature
-    that can be called neither as ``(ws)`` nor as ``(ws, path)``. A callable whose
-    signature cannot be read (a class, a builtin) is taken on trust.
-    """
-    if not callable(handler):
-        raise TypeError(f"handler must be {_HANDLER_FORMS}, not {handler!r}")
-    name = getattr(handler, "__qualname__", None) or repr(handler)
-    if not inspect.iscoroutinefunction(handler):
-        function = _python_function(handler)
-        if function is not None and not inspect.iscoroutinefunction(inspect.unwrap(function)):
-            kind = (
-                "an async generator function"
-                if inspect.isasyncgenfunction(function)
-                else "a plain function (def), not async def"
-            )
-            raise TypeError(f"handler must be {_HANDLER_FORMS}; {name} is {kind}")
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):
-        return False
-    if not _accepts(signature, 1) and not _accepts(signature, 2):
-        raise TypeError(
-            f"handler must be {_HANDLER_FORMS}; {name}{signature} can be called "
-            "neither with (ws) nor with (ws, path)"
-        )
-    return _takes_path(signature)
-
-
-def _python_function(handler: object) -> Callable[..., Any] | None:
-    """The Python function a call to ``handler`` runs, if there is one to judge.
-
-    ``None`` for a class (calling it builds an object) and for what is not written
-    in Python (a builtin, a C extension's callable): those are not refused.
-    """
-    while isinstance(handler, functools.partial):
-        handler = handler.func
-    if isinstance(handler, type):
-        return None
-    if inspect.ismethod(handler):
-        handler = handler.__func__
-    if inspect.isfunction(handler):
-        return handler
-    call = inspect.getattr_static(type(handler), "__call__", None)
-    return call if inspect.isfunction(call) else None
-
-
-def _accepts(signature: inspect.Signature, count: int) -> bool:
-    """Whether ``count`` positional arguments, and nothing else, fit ``signature``."""
-    try:
-        signature.bind(*range(count))
-    except TypeError:
-        return False
-    return True
-
-
-def _takes_path(signature: inspect.Signature) -> bool:
-    """Whether the handler is the classic ``(ws, path)`` form: two required positionals."""
-    positional = [
-        p
-        for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    return len(positional) >= 2
 
 
 def _format(address: Any) -> str:
