@@ -13,6 +13,7 @@ connection, and no message that was accepted is lost.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import logging
@@ -138,6 +139,19 @@ SelectSubprotocol = Callable[[ServerConnection, Sequence[str]], "str | None"]
 """``select_subprotocol(connection, offered)``: one of ``offered``, or ``None``."""
 
 
+class _Phase(enum.IntEnum):
+    """Where a server is in its life; it only ever moves down this list."""
+
+    SERVING = 0
+    DRAINING = 1
+    """Not accepting; connections are left to end: ``close(close_connections=False)``,
+    or shutdown has not reached them yet."""
+    CLOSE_REQUESTED = 2
+    """Not accepting; ``close()`` asked to close every connection with ``_close_code``."""
+    CLOSING_CONNECTIONS = 3
+    """Shutdown is closing every connection with ``_close_code``, a late handshake's too."""
+
+
 class Server:
     """A running WebSocket server, as yielded by ``async with serve(...)``.
 
@@ -165,11 +179,11 @@ class Server:
         self._accept_sockets = accept_sockets
         """The listeners are socket listeners we made: on asyncio, accept raw sockets."""
         self._accept_scope = anyio.CancelScope()
-        self._closing = False
-        self._close_code: int | None = None
-        self._closing_code: int | None = None
-        """The code connections are being closed with, once shutdown closes them."""
+        self._phase = _Phase.SERVING
+        self._close_code = 1001
+        """The code shutdown closes connections with: ``close()``'s, else going away."""
         self._handshakes: set[anyio.CancelScope] = set()
+        """One scope per opening handshake under way: what ``close()`` drops at once."""
         self._tasks: set[anyio.CancelScope] = set()
         """One scope per connection task, handshake included: what shutdown may cancel."""
         self._closed = anyio.Event()
@@ -205,11 +219,12 @@ class Server:
         Handlers get ``close_timeout`` seconds to finish after their connection closed;
         what remains is cancelled. Returns at once: ``wait_closed()`` waits for the end.
         """
-        if self._closing:
+        if self._phase is not _Phase.SERVING:
             return
-        self._closing = True
         if close_connections:
-            self._close_code = code
+            self._phase, self._close_code = _Phase.CLOSE_REQUESTED, code
+        else:
+            self._phase = _Phase.DRAINING
         self._accept_scope.cancel()
         for handshake in self._handshakes:  # not a connection yet: just drop it
             handshake.cancel()
@@ -236,7 +251,9 @@ class Server:
                         async with anyio.create_task_group() as acceptors:
                             for listener in self.listeners:
                                 acceptors.start_soon(self._accept, listener, group)
-                    if self._close_code is None:  # close(close_connections=False): let them end
+                    # Not asked to close the connections (close_connections=False, or
+                    # every listener ended by itself): let them end.
+                    if self._phase < _Phase.CLOSE_REQUESTED:
                         await self._wait_for_tasks()
                 finally:
                     with anyio.CancelScope(shield=True):
@@ -246,7 +263,7 @@ class Server:
 
     async def _stop(self) -> None:
         """Shut down (shielded by the caller, bounded by ``close_timeout``)."""
-        self._closing = True
+        self._phase = max(self._phase, _Phase.DRAINING)
         for listener in self.listeners:
             try:
                 await listener.aclose()
@@ -254,8 +271,8 @@ class Server:
                 self.logger.exception("failed to close a listener")
         for handshake in self._handshakes:
             handshake.cancel()
-        # Cancelled from outside rather than closed: connections are closed with 1001.
-        await self._close_connections(1001 if self._close_code is None else self._close_code)
+        # Cancelled from outside, or close(close_connections=False): with 1001.
+        await self._close_connections()
         await self._wait_for_tasks()
 
     async def _wait_for_tasks(self) -> None:
@@ -351,16 +368,39 @@ class Server:
                 self._tasks.discard(scope)
                 self._task_gone.set()
 
-    async def _close_connections(self, code: int) -> None:
+    async def _close_connections(self) -> None:
         """Close every connection, then cancel whatever outlives ``close_timeout``."""
-        self._closing_code = code  # for a handshake that completes from now on
+        self._phase = _Phase.CLOSING_CONNECTIONS  # late handshakes: see _connection_opened
         async with anyio.create_task_group() as closers:
             for connection in list(self.connections):
-                closers.start_soon(connection.close, code, "server shutting down")
+                closers.start_soon(connection.close, self._close_code, "server shutting down")
         with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
             await self._wait_for_tasks()
         for scope in self._tasks:
             scope.cancel()
+
+    # --------------------------------------- what each connection's task reports
+
+    def _handshake_started(self, scope: anyio.CancelScope) -> None:
+        """Track an opening handshake, which shutdown drops; drop it now if closing."""
+        self._handshakes.add(scope)
+        if self._phase is not _Phase.SERVING:
+            scope.cancel()
+
+    def _handshake_ended(self, scope: anyio.CancelScope) -> None:
+        self._handshakes.discard(scope)
+
+    def _connection_opened(self, connection: ServerConnection) -> int | None:
+        """Count ``connection`` as open; the code to close it with at once, if any.
+
+        A handshake that completes while shutdown closes connections is too late to be
+        among those it closes: its connection gets the same code.
+        """
+        self.connections.add(connection)
+        return self._close_code if self._phase is _Phase.CLOSING_CONNECTIONS else None
+
+    def _connection_closed(self, connection: ServerConnection) -> None:
+        self.connections.discard(connection)
 
 
 class serve(Startable):
@@ -599,33 +639,28 @@ class serve(Startable):
         for ``serve_stream()``.
         """
         streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
-        handshakes = server._handshakes if server is not None else set()
-        connections = server.connections if server is not None else set()
         try:
             connection: ServerConnection | None = None
             with anyio.CancelScope() as handshake:
-                handshakes.add(handshake)
-                if server is not None and server._closing:
-                    handshake.cancel()
+                if server is not None:
+                    server._handshake_started(handshake)
                 try:
                     connection = await self._open(server, accepted, streams)
                 finally:
-                    handshakes.discard(handshake)
+                    if server is not None:
+                        server._handshake_ended(handshake)
             if connection is None:
                 return
-            connections.add(connection)
+            late_code = None if server is None else server._connection_opened(connection)
             try:
                 async with anyio.create_task_group() as group:
                     connection.start(group)
-                    if server is not None and server._closing_code is not None:
-                        # The handshake finished as shutdown began, too late to be
-                        # among the connections it closes: close this one too.
-                        group.start_soon(
-                            connection.close, server._closing_code, "server shutting down"
-                        )
+                    if late_code is not None:
+                        group.start_soon(connection.close, late_code, "server shutting down")
                     await self._run_handler(connection)
             finally:
-                connections.discard(connection)
+                if server is not None:
+                    server._connection_closed(connection)
         except Exception:
             self.logger.exception("unexpected error while serving a connection")
         finally:

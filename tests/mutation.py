@@ -97,6 +97,8 @@ CONNECTION_PATTERNS = (
             "Serverǁ_wait_for_tasks",
             "Serverǁ_run",
             "Serverǁ_serve_connection",
+            "Serverǁ_handshake_started",
+            "Serverǁ_connection_opened",
             "ServerConnectionǁclose",
             "ServerConnectionǁ_after_closed",
             "serveǁ__aexit__",
