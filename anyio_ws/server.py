@@ -1,14 +1,11 @@
-"""The server: ``serve()``, ``Server`` and ``ServerConnection``.
+"""The server: ``serve()``, ``unix_serve()``, ``serve_stream()`` and ``Server``.
 
-Each accepted connection owns a task group with two members: the connection's reader
-and the handler. When the connection is over (closing handshake done, peer gone,
-protocol error, server shutdown) the handler's scope is cancelled once it has taken
-every message that had arrived and holds none (a message is in hand from the moment a
-receive call gives it out until the same task asks for the next one), and
-``close_timeout`` seconds later at the latest; a
-task waiting in ``recv()``, ``send()`` or ``wait_closed()`` then gets
-``ConnectionClosed`` rather than a bare cancellation. So a handler never outlives its
-connection, and no message that was accepted is lost.
+``serve()`` checks its options when called and builds the listeners on entry;
+``Server`` accepts, runs one task per connection, and shuts down: stop accepting,
+close every connection (1001 unless told otherwise), give handlers ``close_timeout``
+seconds, cancel the rest. The other parts have modules of their own:
+``_server_connection`` (``ServerConnection`` and its handler's scope),
+``_listeners`` (sockets and listeners) and ``_handlers`` (what a handler may be).
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ import os
 import socket
 import ssl as ssl_module
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, cast
@@ -44,99 +41,29 @@ from ._listeners import (
     listener_on,
 )
 from ._options import check_connection_options, with_compression
+from ._server_connection import CreateServerConnection as CreateServerConnection
+from ._server_connection import HookResult as HookResult
+from ._server_connection import ProcessRequest as ProcessRequest
+from ._server_connection import ProcessResponse as ProcessResponse
+from ._server_connection import SelectSubprotocol as SelectSubprotocol
+from ._server_connection import ServerConnection as ServerConnection
 from ._startable import Startable
 from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
-from ._sync import Flag
-from .connection import Connection
 from .core.extensions.base import ServerExtensionFactory
 from .core.extensions.permessage_deflate import enable_server_permessage_deflate
 from .core.handshake import OriginPattern, ServerHandshake, validate_origins
 from .core.headers import validate_subprotocols
 from .core.http import Request, Response
-from .core.protocol import Protocol, Side, State
-from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, shorten
+from .core.protocol import Protocol, Side
+from .exceptions import InvalidHandshake, InvalidMessage, shorten
 from .typing import LoggerLike
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+    pass  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 
 server_logger = logging.getLogger("anyio_ws.server")
-
-
-class ServerConnection(Connection):
-    """A connection accepted by a ``Server``; what a handler receives.
-
-    ``request`` holds the client's handshake request (``request.path``,
-    ``request.headers``); ``server`` is the ``Server`` that accepted it.
-
-    The connection exists from the start of the opening handshake, as in websockets,
-    so that ``process_request`` and ``process_response`` get it: until the handshake
-    succeeds its ``state`` is ``CONNECTING``, ``request`` is set once the request has
-    been read, and ``response`` and ``subprotocol`` once the handshake is done.
-    ``username`` is set by ``basic_auth`` when the client authenticated.
-    """
-
-    def __init__(
-        self, stream: ByteStream, protocol: Protocol, *, server: Server | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(stream, protocol, **kwargs)
-        self.server = server
-        self.username: str | None = None
-        self._handshake: ServerHandshake | None = None
-        self._handler_may_stop = Flag()
-
-    def respond(self, status: int, text: str) -> Response:
-        """Build a plain-text HTTP response for ``process_request`` or ``process_response``.
-
-        The body is ``text`` in UTF-8 with its ``Content-Type`` and ``Content-Length``;
-        the response carries ``Connection: close`` and the server's ``Server`` header.
-        Change its headers before returning it if need be.
-        """
-        handshake = self._handshake or ServerHandshake(server_header=None)
-        return handshake.reject(status, text)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection; during the opening handshake, drop the transport.
-
-        A hook may close a connection it does not want to answer at all: there is no
-        WebSocket connection yet to run a closing handshake on.
-        """
-        if self.protocol.state is State.CONNECTING:
-            await abort(self.stream)
-            return
-        await super().close(code, reason)
-
-    def _all_messages_taken(self) -> None:
-        self._handler_may_stop.set()
-
-    def _handler_finished(self) -> None:
-        self._reading_over()
-        self._handler_may_stop.set()
-
-    async def _after_closed(self) -> None:
-        """Cancel the handler once it took every message and holds none, or after
-        ``close_timeout``."""
-        with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
-            await self._handler_may_stop.wait()
-        if self._release_scope is not None:
-            self._release_scope.cancel()
-
-
-CreateServerConnection = Callable[..., ServerConnection]
-"""Builds a connection like ``ServerConnection(stream, protocol, server=..., **options)``."""
-
-HookResult = Awaitable["Response | None"] | Response | None
-
-ProcessRequest = Callable[[ServerConnection, Request], HookResult]
-"""``process_request(connection, request)``: ``None`` goes on, a ``Response`` answers."""
-
-ProcessResponse = Callable[[ServerConnection, Request, Response], HookResult]
-"""``process_response(connection, request, response)``: ``None`` keeps ``response``."""
-
-SelectSubprotocol = Callable[[ServerConnection, Sequence[str]], "str | None"]
-"""``select_subprotocol(connection, offered)``: one of ``offered``, or ``None``."""
 
 
 class _Phase(enum.IntEnum):
@@ -657,7 +584,7 @@ class serve(Startable):
                     connection.start(group)
                     if late_code is not None:
                         group.start_soon(connection.close, late_code, "server shutting down")
-                    await self._run_handler(connection)
+                    await connection._run_handler(self.handler, self._pass_path)
             finally:
                 if server is not None:
                     server._connection_closed(connection)
@@ -689,22 +616,20 @@ class serve(Startable):
                     )
                 else:
                     stream = accepted
-                connection = self._new_connection(stream, server)
+                connection, handshake = self._new_connection(stream, server)
                 try:
-                    response = await self._handshake(connection)
+                    response = await self._handshake(connection, handshake)
                 finally:
-                    # Not kept for the connection's lifetime: h11's buffer may hold
-                    # the client's first frames, and select_subprotocol a cycle.
-                    handshake, connection._handshake = connection._handshake, None
+                    connection._handshake_ended()
         except TimeoutError:
             self.logger.info("opening handshake timed out")
             return None
         except TRANSPORT_ERRORS as exc:
             self.logger.debug("connection lost during the opening handshake: %s", exc)
             return None
-        if response is None or handshake is None:
+        if response is None:
             return None
-        connection.protocol = Protocol(
+        protocol = Protocol(
             Side.SERVER,
             max_size=self.max_size,
             extensions=handshake.extensions,
@@ -712,11 +637,12 @@ class serve(Startable):
             logger=self.logger,
             stream_fragments=True,
         )
-        connection.response = response
-        connection.subprotocol = handshake.subprotocol
+        connection._opened(protocol, response, handshake.subprotocol)
         return connection
 
-    def _new_connection(self, stream: ByteStream, server: Server | None) -> ServerConnection:
+    def _new_connection(
+        self, stream: ByteStream, server: Server | None
+    ) -> tuple[ServerConnection, ServerHandshake]:
         """Build the connection for the handshake: ``CONNECTING``, with its handshake."""
         # A stand-in until the handshake is done: nothing is fed to it, it only tells
         # the state, and send() or ping() in a hook raises ConnectionClosed.
@@ -733,7 +659,7 @@ class serve(Startable):
             logger=self.logger,
         )
         select = self.select_subprotocol
-        connection._handshake = ServerHandshake(
+        handshake = ServerHandshake(
             origins=self.origins,
             extensions=self.extensions,
             subprotocols=self.subprotocols,
@@ -741,12 +667,13 @@ class serve(Startable):
             server_header=self.server_header,
             max_header_size=self.max_header_size,
         )
-        return connection
+        connection._handshake_began(handshake)
+        return connection, handshake
 
-    async def _handshake(self, connection: ServerConnection) -> Response | None:
+    async def _handshake(
+        self, connection: ServerConnection, handshake: ServerHandshake
+    ) -> Response | None:
         """Read the request, decide, write the response; the 101 sent, or None."""
-        handshake = connection._handshake
-        assert handshake is not None
         try:
             request = await _read_request(connection.stream, handshake)
         except InvalidMessage as exc:
@@ -867,33 +794,6 @@ class serve(Startable):
                 await stream.send(data)
             except TRANSPORT_ERRORS:
                 pass
-
-    async def _run_handler(self, connection: ServerConnection) -> None:
-        """Run the handler in a scope the connection can cancel; then close."""
-        code, reason = 1000, ""
-        with anyio.CancelScope() as scope:
-            connection._release_scope = scope
-            try:
-                if self._pass_path:
-                    assert connection.request is not None
-                    await self.handler(connection, connection.request.path)
-                else:
-                    await self.handler(connection)
-            except ConnectionClosed:
-                pass
-            except BaseExceptionGroup as group:  # from a task group inside the handler
-                _, rest = group.split(ConnectionClosed)  # the end of the connection: normal
-                failure, cancelled = rest.split(Exception) if rest else (None, None)
-                if failure is not None:
-                    self.logger.error("connection handler failed", exc_info=failure)
-                    code, reason = 1011, "internal error"
-                if cancelled is not None and not scope.cancel_called:
-                    raise cancelled from None  # not ours: let it reach its scope
-            except Exception:
-                self.logger.exception("connection handler failed")
-                code, reason = 1011, "internal error"
-        connection._handler_finished()
-        await connection.close(code, reason)
 
 
 class unix_serve(serve):

@@ -99,11 +99,12 @@ CONNECTION_PATTERNS = (
             "Serverǁ_serve_connection",
             "Serverǁ_handshake_started",
             "Serverǁ_connection_opened",
-            "ServerConnectionǁclose",
-            "ServerConnectionǁ_after_closed",
             "serveǁ__aexit__",
-            "serveǁ_run_handler",
         )
+    ),
+    *(
+        f"anyio_ws._server_connection.xǁServerConnectionǁ{method}__mutmut_*"
+        for method in ("close", "_after_closed", "_run_handler")
     ),
     *(
         f"anyio_ws.client.{function}__mutmut_*"
@@ -132,7 +133,12 @@ class Layer:
 LAYERS = {
     "core": Layer(("anyio_ws/core/*",), ("tests/core",), ("anyio_ws.core.*",)),
     "connection": Layer(
-        ("anyio_ws/connection.py", "anyio_ws/server.py", "anyio_ws/client.py"),
+        (
+            "anyio_ws/connection.py",
+            "anyio_ws/server.py",
+            "anyio_ws/_server_connection.py",
+            "anyio_ws/client.py",
+        ),
         CONNECTION_TESTS,
         CONNECTION_PATTERNS,
     ),
