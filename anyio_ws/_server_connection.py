@@ -13,6 +13,7 @@ connection, and no message that was accepted is lost.
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,14 +29,17 @@ from .core.handshake import ServerHandshake
 from .core.http import Request, Response
 from .core.protocol import Protocol, State
 from .exceptions import ConnectionClosed
+from .typing import LoggerLike
 
 if TYPE_CHECKING:
+    from ._server_handshake import OpeningHandshake
     from .server import Server
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
+    "ConnectionRunner",
     "CreateServerConnection",
     "HookResult",
     "ProcessRequest",
@@ -153,6 +157,61 @@ class ServerConnection(Connection):
             await self._handler_may_stop.wait()
         if self._release_scope is not None:
             self._release_scope.cancel()
+
+
+class ConnectionRunner:
+    """Runs each connection of one server, from accept to close.
+
+    One per ``serve()``, with its handshake options and handler: the opening
+    handshake, then the connection's task group (reader, keepalive, handler), then the
+    transport is dropped. It keeps nothing per connection.
+    """
+
+    def __init__(
+        self, opening: OpeningHandshake, handler: Handler, *, pass_path: bool, logger: LoggerLike
+    ) -> None:
+        self.opening = opening
+        self.handler = handler
+        self.pass_path = pass_path
+        """The handler is the classic ``(ws, path)`` form."""
+        self.logger = logger
+
+    async def run(self, server: Server | None, accepted: ByteStream | socket.socket) -> None:
+        """Run one connection from accept to close; never raises.
+
+        ``accepted`` is a byte stream, or on asyncio a socket the server accepted,
+        which the handshake makes a stream of (see ``Server._accept``). ``server`` is
+        ``None`` for ``serve_stream()``; otherwise it is told when the handshake
+        starts and ends and when the connection opens and closes, for its shutdown.
+        """
+        streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
+        try:
+            connection: ServerConnection | None = None
+            with anyio.CancelScope() as handshake:
+                if server is not None:
+                    server._handshake_started(handshake)
+                try:
+                    connection = await self.opening.open(server, accepted, streams)
+                finally:
+                    if server is not None:
+                        server._handshake_ended(handshake)
+            if connection is None:
+                return
+            late_code = None if server is None else server._connection_opened(connection)
+            try:
+                async with anyio.create_task_group() as group:
+                    connection.start(group)
+                    if late_code is not None:
+                        group.start_soon(connection.close, late_code, "server shutting down")
+                    await connection._run_handler(self.handler, self.pass_path)
+            finally:
+                if server is not None:
+                    server._connection_closed(connection)
+        except Exception:
+            self.logger.exception("unexpected error while serving a connection")
+        finally:
+            for stream in streams:
+                await abort(stream)
 
 
 CreateServerConnection = Callable[..., ServerConnection]

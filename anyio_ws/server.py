@@ -4,31 +4,27 @@
 ``Server`` accepts, runs one task per connection, and shuts down: stop accepting,
 close every connection (1001 unless told otherwise), give handlers ``close_timeout``
 seconds, cancel the rest. The other parts have modules of their own:
-``_server_connection`` (``ServerConnection`` and its handler's scope),
+``_server_connection`` (``ServerConnection``, its handler's scope, the task that runs
+it), ``_server_handshake`` (TLS, the request, the hooks, the answer, the access log),
 ``_listeners`` (sockets and listeners) and ``_handlers`` (what a handler may be).
 """
 
 from __future__ import annotations
 
 import enum
-import functools
-import inspect
 import logging
 import os
 import socket
 import ssl as ssl_module
-import sys
 from collections.abc import Callable, Coroutine, Sequence
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, cast
 
 import anyio
 import anyio.abc
-import anyio.streams.tls
 from anyio.abc import ByteStream, SocketAttribute
 
-from ._asyncio_stream import accept_socket, open_accepted
+from ._asyncio_stream import accept_socket
 from ._handlers import Handler as Handler
 from ._handlers import check_handler
 from ._listeners import (
@@ -41,25 +37,21 @@ from ._listeners import (
     listener_on,
 )
 from ._options import check_connection_options, with_compression
+from ._server_connection import ConnectionRunner
 from ._server_connection import CreateServerConnection as CreateServerConnection
 from ._server_connection import HookResult as HookResult
 from ._server_connection import ProcessRequest as ProcessRequest
 from ._server_connection import ProcessResponse as ProcessResponse
 from ._server_connection import SelectSubprotocol as SelectSubprotocol
 from ._server_connection import ServerConnection as ServerConnection
+from ._server_handshake import OpeningHandshake, format_address
 from ._startable import Startable
-from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
+from ._streams import _running_asyncio, abort
 from .core.extensions.base import ServerExtensionFactory
 from .core.extensions.permessage_deflate import enable_server_permessage_deflate
-from .core.handshake import OriginPattern, ServerHandshake, validate_origins
+from .core.handshake import OriginPattern, validate_origins
 from .core.headers import validate_subprotocols
-from .core.http import Request, Response
-from .core.protocol import Protocol, Side
-from .exceptions import InvalidHandshake, InvalidMessage, shorten
 from .typing import LoggerLike
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    pass  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 
@@ -466,7 +458,7 @@ class serve(Startable):
         ]:
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, not {type(hook).__name__}")
-        self._pass_path = check_handler(handler)
+        pass_path = check_handler(handler)
         self.handler = handler
         self.host = host
         self.port = port
@@ -494,6 +486,27 @@ class serve(Startable):
         self.listener = listener
         self.task_group = task_group
         self.logger: LoggerLike = logger or server_logger
+        opening = OpeningHandshake(
+            ssl=ssl,
+            open_timeout=open_timeout,
+            create_connection=self.create_connection,
+            max_size=max_size,
+            max_queue=max_queue,
+            close_timeout=close_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            write_limit=write_limit,
+            origins=origins,
+            extensions=self.extensions,
+            subprotocols=subprotocols,
+            select_subprotocol=select_subprotocol,
+            process_request=process_request,
+            process_response=process_response,
+            server_header=server_header,
+            max_header_size=max_header_size,
+            logger=self.logger,
+        )
+        self._runner = ConnectionRunner(opening, handler, pass_path=pass_path, logger=self.logger)
         self._server_group: anyio.abc.TaskGroup | None = None
         self._server: Server | None = None
 
@@ -501,7 +514,7 @@ class serve(Startable):
         listeners, ours = await self._listen()
         server = Server(
             listeners,
-            self._handle_stream,
+            self._runner.run,
             close_timeout=self.close_timeout,
             logger=self.logger,
             task_group=self.task_group,
@@ -511,7 +524,7 @@ class serve(Startable):
         await self._server_group.__aenter__()
         self._server_group.start_soon(server._run)
         self._server = server
-        where = ", ".join(map(_format, server.addresses)) or ", ".join(map(repr, listeners))
+        where = ", ".join(map(format_address, server.addresses)) or ", ".join(map(repr, listeners))
         self.logger.info("server listening on %s", where)
         return server
 
@@ -553,247 +566,6 @@ class serve(Startable):
     def _run_started(self, task_status: anyio.abc.TaskStatus[Server]) -> Coroutine[Any, Any, None]:
         """For ``task_group.start(serve, handler, host, port)`` (see ``Startable``)."""
         return self(task_status=task_status)
-
-    # ------------------------------------------------------ one connection
-
-    async def _handle_stream(
-        self, server: Server | None, accepted: ByteStream | socket.socket
-    ) -> None:
-        """Run one connection from accept to close; never raises.
-
-        ``accepted`` is a byte stream, or on asyncio a socket we accepted, which
-        ``_open`` makes a stream of (see ``Server._accept``). ``server`` is ``None``
-        for ``serve_stream()``.
-        """
-        streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
-        try:
-            connection: ServerConnection | None = None
-            with anyio.CancelScope() as handshake:
-                if server is not None:
-                    server._handshake_started(handshake)
-                try:
-                    connection = await self._open(server, accepted, streams)
-                finally:
-                    if server is not None:
-                        server._handshake_ended(handshake)
-            if connection is None:
-                return
-            late_code = None if server is None else server._connection_opened(connection)
-            try:
-                async with anyio.create_task_group() as group:
-                    connection.start(group)
-                    if late_code is not None:
-                        group.start_soon(connection.close, late_code, "server shutting down")
-                    await connection._run_handler(self.handler, self._pass_path)
-            finally:
-                if server is not None:
-                    server._connection_closed(connection)
-        except Exception:
-            self.logger.exception("unexpected error while serving a connection")
-        finally:
-            for stream in streams:
-                await abort(stream)
-
-    async def _open(
-        self, server: Server | None, accepted: ByteStream | socket.socket, streams: list[ByteStream]
-    ) -> ServerConnection | None:
-        """TLS and the opening handshake, within ``open_timeout``; None if they fail.
-
-        The connection is built (by ``create_connection``) as soon as the transport is
-        up, so that the hooks get it; it gets its protocol, with the negotiated
-        extensions, once the handshake succeeded. A stream made of an accepted socket
-        is added to ``streams`` for the caller to close.
-        """
-        stream: ByteStream
-        try:
-            with anyio.fail_after(self.open_timeout):
-                if isinstance(accepted, socket.socket):  # asyncio, TLS there included
-                    stream = await open_accepted(accepted, self.ssl)
-                    streams.append(stream)
-                elif self.ssl is not None:
-                    stream = await anyio.streams.tls.TLSStream.wrap(
-                        accepted, server_side=True, ssl_context=self.ssl, standard_compatible=False
-                    )
-                else:
-                    stream = accepted
-                connection, handshake = self._new_connection(stream, server)
-                try:
-                    response = await self._handshake(connection, handshake)
-                finally:
-                    connection._handshake_ended()
-        except TimeoutError:
-            self.logger.info("opening handshake timed out")
-            return None
-        except TRANSPORT_ERRORS as exc:
-            self.logger.debug("connection lost during the opening handshake: %s", exc)
-            return None
-        if response is None:
-            return None
-        protocol = Protocol(
-            Side.SERVER,
-            max_size=self.max_size,
-            extensions=handshake.extensions,
-            trailing_data=handshake.trailing_data,
-            logger=self.logger,
-            stream_fragments=True,
-        )
-        connection._opened(protocol, response, handshake.subprotocol)
-        return connection
-
-    def _new_connection(
-        self, stream: ByteStream, server: Server | None
-    ) -> tuple[ServerConnection, ServerHandshake]:
-        """Build the connection for the handshake: ``CONNECTING``, with its handshake."""
-        # A stand-in until the handshake is done: nothing is fed to it, it only tells
-        # the state, and send() or ping() in a hook raises ConnectionClosed.
-        protocol = Protocol(Side.SERVER, logger=self.logger, connecting=True)
-        connection = self.create_connection(
-            stream,
-            protocol,
-            server=server,
-            max_queue=self.max_queue,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            write_limit=self.write_limit,
-            logger=self.logger,
-        )
-        select = self.select_subprotocol
-        handshake = ServerHandshake(
-            origins=self.origins,
-            extensions=self.extensions,
-            subprotocols=self.subprotocols,
-            select_subprotocol=None if select is None else functools.partial(select, connection),
-            server_header=self.server_header,
-            max_header_size=self.max_header_size,
-        )
-        connection._handshake_began(handshake)
-        return connection, handshake
-
-    async def _handshake(
-        self, connection: ServerConnection, handshake: ServerHandshake
-    ) -> Response | None:
-        """Read the request, decide, write the response; the 101 sent, or None."""
-        try:
-            request = await _read_request(connection.stream, handshake)
-        except InvalidMessage as exc:
-            self._log_response(connection, None, exc.status, exc)
-            await self._reject(
-                connection.stream, handshake.send_response(handshake.response_for(exc))
-            )
-            return None
-        connection.request = request
-        response = await self._decide(connection, handshake, request)
-        try:
-            data = handshake.send_response(response)
-        except Exception:  # a hook built a response HTTP cannot carry
-            self.logger.exception("cannot send the handshake response")
-            return None
-        if response.status_code != 101:
-            await self._reject(connection.stream, data)
-            return None
-        await connection.stream.send(data)
-        return response
-
-    async def _decide(
-        self, connection: ServerConnection, handshake: ServerHandshake, request: Request
-    ) -> Response:
-        """The response to send: the handshake's, or a hook's; run ``process_response``.
-
-        A response other than 101 gets one INFO line, with the reason when the handshake
-        failed. A hook or ``select_subprotocol`` that raises is a bug: its traceback is
-        logged at ERROR as well, and the client gets a 500.
-        """
-        response, failure = await self._first_response(connection, handshake, request)
-        if self.process_response is not None:
-            try:
-                replacement = await _run_hook(self.process_response, connection, request, response)
-            except Exception:
-                replacement = self._internal_error(handshake, "process_response failed")
-            if replacement is not None:
-                self._complete(replacement)
-                response, failure = replacement, None
-        if response.status_code != 101:
-            self._log_response(connection, request, response.status_code, failure)
-        return response
-
-    async def _first_response(
-        self, connection: ServerConnection, handshake: ServerHandshake, request: Request
-    ) -> tuple[Response, InvalidHandshake | None]:
-        """``process_request``'s response if it gives one, else the handshake's answer."""
-        if self.process_request is not None:
-            try:
-                response = await _run_hook(self.process_request, connection, request)
-            except Exception:
-                return self._internal_error(handshake, "process_request failed"), None
-            if response is not None:
-                self._complete(response)
-                return response, None
-        try:
-            return handshake.accept(request), None
-        except InvalidHandshake as exc:
-            return handshake.response_for(exc), exc
-        except Exception:  # from select_subprotocol, or an extension factory
-            return self._internal_error(handshake, "opening handshake failed"), None
-
-    def _internal_error(self, handshake: ServerHandshake, message: str) -> Response:
-        """Log the exception being handled, with its traceback; build the 500."""
-        self.logger.exception(message)
-        text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
-        return handshake.reject(HTTPStatus.INTERNAL_SERVER_ERROR, text)
-
-    def _complete(self, response: Response) -> None:
-        """Add what a response a hook built by hand lacks: ``Server``, and the framing.
-
-        ``Content-Length`` rather than h11's chunked encoding for a body sent at once,
-        and ``Connection: close``, since the connection closes after an error answer.
-        """
-        headers = response.headers
-        if self.server_header is not None and "Server" not in headers:
-            headers["Server"] = self.server_header
-        if response.status_code == 101:
-            return
-        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
-            if response.status_code not in (204, 304):
-                headers["Content-Length"] = str(len(response.body))
-        if "Connection" not in headers:
-            headers["Connection"] = "close"
-
-    def _log_response(
-        self,
-        connection: ServerConnection,
-        request: Request | None,
-        status: int,
-        failure: InvalidHandshake | None,
-    ) -> None:
-        """One INFO line, in the manner of an access log, for a handshake answered in HTTP.
-
-        What the client sent is cut short: the path to 100 characters and the reason
-        to 300, and the query string is left out (``?...``): WebSocket clients in
-        browsers cannot send headers, so tokens travel in the query, and an access
-        log is no place for them.
-        """
-        client = _format(connection.remote_address)
-        target = "-" if request is None else _loggable_target(request.path)
-        if failure is None:
-            self.logger.info('%s "GET %s HTTP/1.1" %d', client, target, status)
-        else:
-            reason = shorten(str(failure), 300)
-            self.logger.info(
-                '%s "GET %s HTTP/1.1" %d rejected handshake: %s', client, target, status, reason
-            )
-
-    async def _reject(self, stream: ByteStream, data: bytes) -> None:
-        """Write an HTTP error response; the connection closes after it.
-
-        The write is shielded, and bounded, so that the client still gets its answer
-        when the server is shutting down.
-        """
-        with anyio.move_on_after(1), anyio.CancelScope(shield=True):
-            try:
-                await stream.send(data)
-            except TRANSPORT_ERRORS:
-                pass
 
 
 class unix_serve(serve):
@@ -873,56 +645,10 @@ async def serve_stream(handler: Handler, stream: ByteStream, **options: Any) -> 
         options,
         ("host", "port", "sock", "listener", "reuse_port", "task_group"),
     )
-    await serve(handler, **options)._handle_stream(None, stream)
-
-
-async def _run_hook(hook: Callable[..., HookResult], *args: Any) -> Response | None:
-    """Call a hook that may be a plain function or a coroutine function."""
-    result = hook(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    if result is not None and not isinstance(result, Response):
-        name = getattr(hook, "__name__", "hook")
-        raise TypeError(f"{name} must return a Response or None, not {type(result).__name__}")
-    return result
-
-
-def _loggable_target(target: str) -> str:
-    """The request target for a log line: the path, short, without the query."""
-    path, question_mark, _ = target.partition("?")
-    return shorten(path, 100) + ("?..." if question_mark else "")
-
-
-async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:
-    """Read until the handshake has a whole request (it bounds the header size).
-
-    A peer that closes before sending a byte (a port scanner, a health probe) raises
-    ``EndOfStream``: it is not worth an HTTP error, nor an INFO line.
-    """
-    received = False
-    while True:
-        request = handshake.next_request()
-        if request is not None:
-            return request
-        try:
-            data = await stream.receive()
-        except anyio.EndOfStream:
-            if not received:
-                raise
-            handshake.receive_eof()
-        else:
-            received = True
-            handshake.receive_data(data)
+    await serve(handler, **options)._runner.run(None, stream)
 
 
 def _reject_options(function: str, options: dict[str, Any], names: Sequence[str]) -> None:
     for name in names:
         if name in options:
             raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
-
-
-def _format(address: Any) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address)
