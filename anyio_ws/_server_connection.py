@@ -33,7 +33,7 @@ from .typing import LoggerLike
 
 if TYPE_CHECKING:
     from ._server_handshake import OpeningHandshake
-    from .server import Server
+    from ._server_lifecycle import Server
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]

@@ -40,7 +40,7 @@ from .exceptions import InvalidHandshake, InvalidMessage, shorten
 from .typing import LoggerLike
 
 if TYPE_CHECKING:
-    from .server import Server
+    from ._server_lifecycle import Server
 
 __all__ = [
     "OpeningHandshake",

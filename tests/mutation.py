@@ -89,19 +89,19 @@ CONNECTION_PATTERNS = (
     *(f"anyio_ws.{function}__mutmut_*" for function in CONNECTION_FUNCTIONS),
     "anyio_ws.connection.xǁPongWaiterǁ*",
     *(
-        f"anyio_ws.server.xǁ{function}__mutmut_*"
-        for function in (
-            "Serverǁclose",
-            "Serverǁ_stop",
-            "Serverǁ_close_connections",
-            "Serverǁ_wait_for_tasks",
-            "Serverǁ_run",
-            "Serverǁ_serve_connection",
-            "Serverǁ_handshake_started",
-            "Serverǁ_connection_opened",
-            "serveǁ__aexit__",
+        f"anyio_ws._server_lifecycle.xǁServerǁ{method}__mutmut_*"
+        for method in (
+            "close",
+            "_stop",
+            "_close_connections",
+            "_wait_for_tasks",
+            "_run",
+            "_serve_connection",
+            "_handshake_started",
+            "_connection_opened",
         )
     ),
+    "anyio_ws.server.xǁserveǁ__aexit____mutmut_*",
     *(
         f"anyio_ws._server_connection.xǁServerConnectionǁ{method}__mutmut_*"
         for method in ("close", "_after_closed", "_run_handler")
@@ -136,6 +136,7 @@ LAYERS = {
         (
             "anyio_ws/connection.py",
             "anyio_ws/server.py",
+            "anyio_ws/_server_lifecycle.py",
             "anyio_ws/_server_connection.py",
             "anyio_ws/client.py",
         ),
