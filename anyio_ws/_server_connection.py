@@ -1,4 +1,4 @@
-"""``ServerConnection``: one accepted connection, from its opening handshake to its end.
+"""``ServerConnection``, and ``ConnectionRunner``, which runs one from accept to close.
 
 Each accepted connection owns a task group with two members: the connection's reader
 and the handler. When the connection is over (closing handshake done, peer gone,
