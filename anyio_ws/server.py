@@ -1,360 +1,59 @@
-"""The server: ``serve()``, ``Server`` and ``ServerConnection``.
+"""The server's entry points: ``serve()``, ``unix_serve()`` and ``serve_stream()``.
 
-Each accepted connection owns a task group with two members: the connection's reader
-and the handler. When the connection is over (closing handshake done, peer gone,
-protocol error, server shutdown) the handler's scope is cancelled once it has taken
-every message that had arrived and holds none (a message is in hand from the moment a
-receive call gives it out until the same task asks for the next one), and
-``close_timeout`` seconds later at the latest; a
-task waiting in ``recv()``, ``send()`` or ``wait_closed()`` then gets
-``ConnectionClosed`` rather than a bare cancellation. So a handler never outlives its
-connection, and no message that was accepted is lost.
+They check their options when called, so that a mistake raises at the call rather
+than on every connection, and build the listeners on entry. The parts have modules
+of their own, and this one re-exports their public names:
+``_server_lifecycle`` (``Server``: accepting, one task per connection, shutdown),
+``_server_connection`` (``ServerConnection``, its handler's scope, the task that runs
+it), ``_server_handshake`` (TLS, the request, the hooks, the answer, the access log),
+``_listeners`` (sockets and listeners) and ``_handlers`` (what a handler may be).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import os
 import socket
 import ssl as ssl_module
-import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import suppress
-from http import HTTPStatus
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import anyio.abc
-import anyio.streams.stapled
-import anyio.streams.tls
-from anyio.abc import ByteStream, SocketAttribute
+from anyio.abc import ByteStream
 
-from ._asyncio_stream import accept_socket, open_accepted
+from ._handlers import Handler as Handler
+from ._handlers import check_handler
+from ._listeners import (
+    SocketPath,
+    UnixSocketFile,
+    check_socket,
+    check_transport,
+    listen,
+    listen_unix,
+    listener_on,
+)
 from ._options import check_connection_options, with_compression
+from ._server_connection import ConnectionRunner
+from ._server_connection import CreateServerConnection as CreateServerConnection
+from ._server_connection import HookResult as HookResult
+from ._server_connection import ProcessRequest as ProcessRequest
+from ._server_connection import ProcessResponse as ProcessResponse
+from ._server_connection import SelectSubprotocol as SelectSubprotocol
+from ._server_connection import ServerConnection as ServerConnection
+from ._server_handshake import OpeningHandshake, format_address
+from ._server_lifecycle import Server as Server
 from ._startable import Startable
-from ._streams import TRANSPORT_ERRORS, _running_asyncio, abort
-from ._sync import Flag
-from .connection import Connection
 from .core.extensions.base import ServerExtensionFactory
 from .core.extensions.permessage_deflate import enable_server_permessage_deflate
-from .core.handshake import OriginPattern, ServerHandshake, validate_origins
+from .core.handshake import OriginPattern, validate_origins
 from .core.headers import validate_subprotocols
-from .core.http import Request, Response
-from .core.protocol import Protocol, Side, State
-from .exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, shorten
 from .typing import LoggerLike
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 
 server_logger = logging.getLogger("anyio_ws.server")
-
-Handler = Callable[..., Awaitable[Any]]
-"""``async def handler(ws)``, or the classic ``async def handler(ws, path)``."""
-
-
-class ServerConnection(Connection):
-    """A connection accepted by a ``Server``; what a handler receives.
-
-    ``request`` holds the client's handshake request (``request.path``,
-    ``request.headers``); ``server`` is the ``Server`` that accepted it.
-
-    The connection exists from the start of the opening handshake, as in websockets,
-    so that ``process_request`` and ``process_response`` get it: until the handshake
-    succeeds its ``state`` is ``CONNECTING``, ``request`` is set once the request has
-    been read, and ``response`` and ``subprotocol`` once the handshake is done.
-    ``username`` is set by ``basic_auth`` when the client authenticated.
-    """
-
-    def __init__(
-        self, stream: ByteStream, protocol: Protocol, *, server: Server | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(stream, protocol, **kwargs)
-        self.server = server
-        self.username: str | None = None
-        self._handshake: ServerHandshake | None = None
-        self._handler_may_stop = Flag()
-
-    def respond(self, status: int, text: str) -> Response:
-        """Build a plain-text HTTP response for ``process_request`` or ``process_response``.
-
-        The body is ``text`` in UTF-8 with its ``Content-Type`` and ``Content-Length``;
-        the response carries ``Connection: close`` and the server's ``Server`` header.
-        Change its headers before returning it if need be.
-        """
-        handshake = self._handshake or ServerHandshake(server_header=None)
-        return handshake.reject(status, text)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection; during the opening handshake, drop the transport.
-
-        A hook may close a connection it does not want to answer at all: there is no
-        WebSocket connection yet to run a closing handshake on.
-        """
-        if self.protocol.state is State.CONNECTING:
-            await abort(self.stream)
-            return
-        await super().close(code, reason)
-
-    def _all_messages_taken(self) -> None:
-        self._handler_may_stop.set()
-
-    def _handler_finished(self) -> None:
-        self._reading_over()
-        self._handler_may_stop.set()
-
-    async def _after_closed(self) -> None:
-        """Cancel the handler once it took every message and holds none, or after
-        ``close_timeout``."""
-        with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
-            await self._handler_may_stop.wait()
-        if self._release_scope is not None:
-            self._release_scope.cancel()
-
-
-CreateServerConnection = Callable[..., ServerConnection]
-"""Builds a connection like ``ServerConnection(stream, protocol, server=..., **options)``."""
-
-HookResult = Awaitable["Response | None"] | Response | None
-
-ProcessRequest = Callable[[ServerConnection, Request], HookResult]
-"""``process_request(connection, request)``: ``None`` goes on, a ``Response`` answers."""
-
-ProcessResponse = Callable[[ServerConnection, Request, Response], HookResult]
-"""``process_response(connection, request, response)``: ``None`` keeps ``response``."""
-
-SelectSubprotocol = Callable[[ServerConnection, Sequence[str]], "str | None"]
-"""``select_subprotocol(connection, offered)``: one of ``offered``, or ``None``."""
-
-
-class Server:
-    """A running WebSocket server, as yielded by ``async with serve(...)``.
-
-    ``connections`` is the set of open connections; ``addresses`` and ``port`` tell
-    where it listens. ``close()`` stops it; ``wait_closed()`` waits for the end.
-    """
-
-    def __init__(
-        self,
-        listeners: Sequence[anyio.abc.Listener[Any]],
-        handle_stream: Callable[[Server, ByteStream | socket.socket], Coroutine[Any, Any, None]],
-        *,
-        close_timeout: float | None,
-        logger: LoggerLike,
-        task_group: anyio.abc.TaskGroup | None = None,
-        accept_sockets: bool = True,
-    ) -> None:
-        self.listeners = list(listeners)
-        self.connections: set[ServerConnection] = set()
-        self.close_timeout = close_timeout
-        self.logger = logger
-        self._handle_stream = handle_stream
-        self._task_group = task_group
-        """Where connection tasks run: the caller's group, or ``None`` for our own."""
-        self._accept_sockets = accept_sockets
-        """The listeners are socket listeners we made: on asyncio, accept raw sockets."""
-        self._accept_scope = anyio.CancelScope()
-        self._closing = False
-        self._close_code: int | None = None
-        self._closing_code: int | None = None
-        """The code connections are being closed with, once shutdown closes them."""
-        self._handshakes: set[anyio.CancelScope] = set()
-        self._tasks: set[anyio.CancelScope] = set()
-        """One scope per connection task, handshake included: what shutdown may cancel."""
-        self._closed = anyio.Event()
-        self._task_gone = anyio.Event()
-
-    @property
-    def addresses(self) -> list[Any]:
-        """The local address of every listening socket: ``(host, port, ...)`` or a path.
-
-        A listener without a socket address (an in-memory one, say) is left out.
-        """
-        addresses = (
-            listener.extra(SocketAttribute.local_address, None) for listener in self.listeners
-        )
-        return [address for address in addresses if address is not None]
-
-    @property
-    def port(self) -> int:
-        """The port of the first TCP listener (handy with ``port=0``).
-
-        Raises ``RuntimeError`` when no listener has a port (a Unix socket server:
-        see ``addresses``).
-        """
-        for listener in self.listeners:
-            port: int | None = listener.extra(SocketAttribute.local_port, None)
-            if port is not None:
-                return port
-        raise RuntimeError("this server has no TCP listener, hence no port; see addresses")
-
-    def close(self, close_connections: bool = True, code: int = 1001) -> None:
-        """Stop accepting; with ``close_connections``, close them all with ``code``.
-
-        Handlers get ``close_timeout`` seconds to finish after their connection closed;
-        what remains is cancelled. Returns at once: ``wait_closed()`` waits for the end.
-        """
-        if self._closing:
-            return
-        self._closing = True
-        if close_connections:
-            self._close_code = code
-        self._accept_scope.cancel()
-        for handshake in self._handshakes:  # not a connection yet: just drop it
-            handshake.cancel()
-
-    async def wait_closed(self) -> None:
-        """Wait until the server is closed and every connection task has ended."""
-        await self._closed.wait()
-
-    async def serve_forever(self) -> None:
-        """Serve until ``close()`` is called or the surrounding scope is cancelled."""
-        await self._closed.wait()
-
-    async def _run(self) -> None:
-        """Accept until closed; then close connections and wait for their tasks.
-
-        Connection tasks run in the caller's ``task_group`` if one was given, else in a
-        group of ours. Either way only their own scopes are ever cancelled here.
-        """
-        try:
-            async with anyio.create_task_group() as own:
-                group = own if self._task_group is None else self._task_group
-                try:
-                    with self._accept_scope:
-                        async with anyio.create_task_group() as acceptors:
-                            for listener in self.listeners:
-                                acceptors.start_soon(self._accept, listener, group)
-                    if self._close_code is None:  # close(close_connections=False): let them end
-                        await self._wait_for_tasks()
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await self._stop()
-        finally:
-            self._closed.set()
-
-    async def _stop(self) -> None:
-        """Shut down (shielded by the caller, bounded by ``close_timeout``)."""
-        self._closing = True
-        for listener in self.listeners:
-            try:
-                await listener.aclose()
-            except Exception:  # a caller's listener may fail in any way: go on closing
-                self.logger.exception("failed to close a listener")
-        for handshake in self._handshakes:
-            handshake.cancel()
-        # Cancelled from outside rather than closed: connections are closed with 1001.
-        await self._close_connections(1001 if self._close_code is None else self._close_code)
-        await self._wait_for_tasks()
-
-    async def _wait_for_tasks(self) -> None:
-        while self._tasks:
-            self._task_gone = anyio.Event()
-            await self._task_gone.wait()
-
-    async def _accept(self, listener: anyio.abc.Listener[Any], group: anyio.abc.TaskGroup) -> None:
-        if not self._accept_sockets:
-            await self._serve_listener(listener, group)
-            return
-        # On asyncio, accept on the listening socket itself and hand the bare socket to
-        # the connection's task, which makes an AsyncioSocketStream of it (TLS handshake
-        # included, within open_timeout): see _asyncio_stream for why. Trio: anyio's.
-        raw: socket.socket | None = None
-        if _running_asyncio():
-            raw = listener.extra(SocketAttribute.raw_socket, None)
-        while True:
-            try:
-                accepted: ByteStream | socket.socket
-                if raw is None:
-                    accepted = await cast(anyio.abc.SocketListener, listener).accept()
-                else:
-                    accepted = await accept_socket(raw)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
-            except OSError as exc:  # EMFILE and the like: wait a bit rather than spin
-                if raw is not None and raw.fileno() < 0:  # the listener was closed
-                    return
-                self.logger.warning("failed to accept a connection: %s", exc)
-                await anyio.sleep(0.1)
-                continue
-            if not await self._start(group, accepted):
-                return
-
-    async def _serve_listener(
-        self, listener: anyio.abc.Listener[Any], group: anyio.abc.TaskGroup
-    ) -> None:
-        """Accept through a caller's ``Listener``: its own ``serve()`` hands out streams.
-
-        With a ``task_group`` of the caller's, each stream goes through a short relay
-        task of ours, so that a group that is no longer there closes the server
-        rather than break the listener's loop.
-        """
-
-        async def relay(stream: ByteStream) -> None:
-            await self._start(group, stream)
-
-        while True:
-            try:
-                if self._task_group is None:
-                    await listener.serve(self._serve_connection, group)
-                else:
-                    await listener.serve(relay)
-                return
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
-                return
-            except OSError as exc:
-                self.logger.warning("failed to accept a connection: %s", exc)
-                await anyio.sleep(0.1)
-            except Exception:
-                self.logger.exception("listener failed; no longer accepting from it")
-                return
-
-    async def _start(
-        self, group: anyio.abc.TaskGroup, accepted: ByteStream | socket.socket
-    ) -> bool:
-        """Start the connection's task in ``group``; False (server closing) if it is gone."""
-        try:
-            group.start_soon(self._serve_connection, accepted)
-        except RuntimeError:  # the caller's task group has exited
-            if isinstance(accepted, socket.socket):
-                accepted.close()
-            else:
-                await abort(accepted)
-            self.logger.error("the server's task_group is closed; the server stops")
-            self.close()
-            return False
-        return True
-
-    async def _serve_connection(self, accepted: ByteStream | socket.socket) -> None:
-        """One connection's task, in a scope that shutdown cancels when it gives up.
-
-        In our own group the scope is shielded: cancelling the scope around ``serve()``
-        then shuts down as leaving it does (1001, ``close_timeout``), not by cutting
-        connections. In a caller's group, the caller's cancellation applies as usual.
-        """
-        with anyio.CancelScope(shield=self._task_group is None) as scope:
-            self._tasks.add(scope)
-            try:
-                await self._handle_stream(self, accepted)
-            finally:
-                self._tasks.discard(scope)
-                self._task_gone.set()
-
-    async def _close_connections(self, code: int) -> None:
-        """Close every connection, then cancel whatever outlives ``close_timeout``."""
-        self._closing_code = code  # for a handshake that completes from now on
-        async with anyio.create_task_group() as closers:
-            for connection in list(self.connections):
-                closers.start_soon(connection.close, code, "server shutting down")
-        with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
-            await self._wait_for_tasks()
-        for scope in self._tasks:
-            scope.cancel()
 
 
 class serve(Startable):
@@ -471,7 +170,7 @@ class serve(Startable):
         logger: LoggerLike | None = None,
         task_group: anyio.abc.TaskGroup | None = None,
     ) -> None:
-        _check_transport(host, port, sock, listener, reuse_port)
+        check_transport(host, port, sock, listener, reuse_port)
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
         check_connection_options(
@@ -493,7 +192,7 @@ class serve(Startable):
         ]:
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, not {type(hook).__name__}")
-        self._pass_path = _check_handler(handler)
+        pass_path = check_handler(handler)
         self.handler = handler
         self.host = host
         self.port = port
@@ -521,6 +220,27 @@ class serve(Startable):
         self.listener = listener
         self.task_group = task_group
         self.logger: LoggerLike = logger or server_logger
+        opening = OpeningHandshake(
+            ssl=ssl,
+            open_timeout=open_timeout,
+            create_connection=self.create_connection,
+            max_size=max_size,
+            max_queue=max_queue,
+            close_timeout=close_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            write_limit=write_limit,
+            origins=origins,
+            extensions=self.extensions,
+            subprotocols=subprotocols,
+            select_subprotocol=select_subprotocol,
+            process_request=process_request,
+            process_response=process_response,
+            server_header=server_header,
+            max_header_size=max_header_size,
+            logger=self.logger,
+        )
+        self._runner = ConnectionRunner(opening, handler, pass_path=pass_path, logger=self.logger)
         self._server_group: anyio.abc.TaskGroup | None = None
         self._server: Server | None = None
 
@@ -528,7 +248,7 @@ class serve(Startable):
         listeners, ours = await self._listen()
         server = Server(
             listeners,
-            self._handle_stream,
+            self._runner.run,
             close_timeout=self.close_timeout,
             logger=self.logger,
             task_group=self.task_group,
@@ -538,22 +258,19 @@ class serve(Startable):
         await self._server_group.__aenter__()
         self._server_group.start_soon(server._run)
         self._server = server
-        where = ", ".join(map(_format, server.addresses)) or ", ".join(map(repr, listeners))
+        where = ", ".join(map(format_address, server.addresses)) or ", ".join(map(repr, listeners))
         self.logger.info("server listening on %s", where)
         return server
 
     async def _listen(self) -> tuple[list[anyio.abc.Listener[Any]], bool]:
         """The listeners to accept on, and whether they are socket listeners we made."""
-        if self.listener is not None:
-            if isinstance(self.listener, anyio.streams.stapled.MultiListener):
-                return list(self.listener.listeners), False
-            return [self.listener], False
-        if self.sock is not None:
-            return [await _listener_on(self.sock)], True
-        listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self.port, reuse_port=self.reuse_port
+        return await listen(
+            host=self.host,
+            port=self.port,
+            sock=self.sock,
+            listener=self.listener,
+            reuse_port=self.reuse_port,
         )
-        return list(listener.listeners), True
 
     async def __aexit__(
         self,
@@ -584,280 +301,6 @@ class serve(Startable):
         """For ``task_group.start(serve, handler, host, port)`` (see ``Startable``)."""
         return self(task_status=task_status)
 
-    # ------------------------------------------------------ one connection
-
-    async def _handle_stream(
-        self, server: Server | None, accepted: ByteStream | socket.socket
-    ) -> None:
-        """Run one connection from accept to close; never raises.
-
-        ``accepted`` is a byte stream, or on asyncio a socket we accepted, which
-        ``_open`` makes a stream of (see ``Server._accept``). ``server`` is ``None``
-        for ``serve_stream()``.
-        """
-        streams: list[ByteStream] = [] if isinstance(accepted, socket.socket) else [accepted]
-        handshakes = server._handshakes if server is not None else set()
-        connections = server.connections if server is not None else set()
-        try:
-            connection: ServerConnection | None = None
-            with anyio.CancelScope() as handshake:
-                handshakes.add(handshake)
-                if server is not None and server._closing:
-                    handshake.cancel()
-                try:
-                    connection = await self._open(server, accepted, streams)
-                finally:
-                    handshakes.discard(handshake)
-            if connection is None:
-                return
-            connections.add(connection)
-            try:
-                async with anyio.create_task_group() as group:
-                    connection.start(group)
-                    if server is not None and server._closing_code is not None:
-                        # The handshake finished as shutdown began, too late to be
-                        # among the connections it closes: close this one too.
-                        group.start_soon(
-                            connection.close, server._closing_code, "server shutting down"
-                        )
-                    await self._run_handler(connection)
-            finally:
-                connections.discard(connection)
-        except Exception:
-            self.logger.exception("unexpected error while serving a connection")
-        finally:
-            for stream in streams:
-                await abort(stream)
-
-    async def _open(
-        self, server: Server | None, accepted: ByteStream | socket.socket, streams: list[ByteStream]
-    ) -> ServerConnection | None:
-        """TLS and the opening handshake, within ``open_timeout``; None if they fail.
-
-        The connection is built (by ``create_connection``) as soon as the transport is
-        up, so that the hooks get it; it gets its protocol, with the negotiated
-        extensions, once the handshake succeeded. A stream made of an accepted socket
-        is added to ``streams`` for the caller to close.
-        """
-        stream: ByteStream
-        try:
-            with anyio.fail_after(self.open_timeout):
-                if isinstance(accepted, socket.socket):  # asyncio, TLS there included
-                    stream = await open_accepted(accepted, self.ssl)
-                    streams.append(stream)
-                elif self.ssl is not None:
-                    stream = await anyio.streams.tls.TLSStream.wrap(
-                        accepted, server_side=True, ssl_context=self.ssl, standard_compatible=False
-                    )
-                else:
-                    stream = accepted
-                connection = self._new_connection(stream, server)
-                try:
-                    response = await self._handshake(connection)
-                finally:
-                    # Not kept for the connection's lifetime: h11's buffer may hold
-                    # the client's first frames, and select_subprotocol a cycle.
-                    handshake, connection._handshake = connection._handshake, None
-        except TimeoutError:
-            self.logger.info("opening handshake timed out")
-            return None
-        except TRANSPORT_ERRORS as exc:
-            self.logger.debug("connection lost during the opening handshake: %s", exc)
-            return None
-        if response is None or handshake is None:
-            return None
-        connection.protocol = Protocol(
-            Side.SERVER,
-            max_size=self.max_size,
-            extensions=handshake.extensions,
-            trailing_data=handshake.trailing_data,
-            logger=self.logger,
-            stream_fragments=True,
-        )
-        connection.response = response
-        connection.subprotocol = handshake.subprotocol
-        return connection
-
-    def _new_connection(self, stream: ByteStream, server: Server | None) -> ServerConnection:
-        """Build the connection for the handshake: ``CONNECTING``, with its handshake."""
-        protocol = Protocol(Side.SERVER, logger=self.logger)
-        # A stand-in until the handshake is done: nothing is fed to it, it only tells
-        # the state, and send() or ping() in a hook raises ConnectionClosed.
-        protocol.state = State.CONNECTING
-        connection = self.create_connection(
-            stream,
-            protocol,
-            server=server,
-            max_queue=self.max_queue,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            write_limit=self.write_limit,
-            logger=self.logger,
-        )
-        select = self.select_subprotocol
-        connection._handshake = ServerHandshake(
-            origins=self.origins,
-            extensions=self.extensions,
-            subprotocols=self.subprotocols,
-            select_subprotocol=None if select is None else functools.partial(select, connection),
-            server_header=self.server_header,
-            max_header_size=self.max_header_size,
-        )
-        return connection
-
-    async def _handshake(self, connection: ServerConnection) -> Response | None:
-        """Read the request, decide, write the response; the 101 sent, or None."""
-        handshake = connection._handshake
-        assert handshake is not None
-        try:
-            request = await _read_request(connection.stream, handshake)
-        except InvalidMessage as exc:
-            self._log_response(connection, None, exc.status, exc)
-            await self._reject(
-                connection.stream, handshake.send_response(handshake.response_for(exc))
-            )
-            return None
-        connection.request = request
-        response = await self._decide(connection, handshake, request)
-        try:
-            data = handshake.send_response(response)
-        except Exception:  # a hook built a response HTTP cannot carry
-            self.logger.exception("cannot send the handshake response")
-            return None
-        if response.status_code != 101:
-            await self._reject(connection.stream, data)
-            return None
-        await connection.stream.send(data)
-        return response
-
-    async def _decide(
-        self, connection: ServerConnection, handshake: ServerHandshake, request: Request
-    ) -> Response:
-        """The response to send: the handshake's, or a hook's; run ``process_response``.
-
-        A response other than 101 gets one INFO line, with the reason when the handshake
-        failed. A hook or ``select_subprotocol`` that raises is a bug: its traceback is
-        logged at ERROR as well, and the client gets a 500.
-        """
-        response, failure = await self._first_response(connection, handshake, request)
-        if self.process_response is not None:
-            try:
-                replacement = await _run_hook(self.process_response, connection, request, response)
-            except Exception:
-                replacement = self._internal_error(handshake, "process_response failed")
-            if replacement is not None:
-                self._complete(replacement)
-                response, failure = replacement, None
-        if response.status_code != 101:
-            self._log_response(connection, request, response.status_code, failure)
-        return response
-
-    async def _first_response(
-        self, connection: ServerConnection, handshake: ServerHandshake, request: Request
-    ) -> tuple[Response, InvalidHandshake | None]:
-        """``process_request``'s response if it gives one, else the handshake's answer."""
-        if self.process_request is not None:
-            try:
-                response = await _run_hook(self.process_request, connection, request)
-            except Exception:
-                return self._internal_error(handshake, "process_request failed"), None
-            if response is not None:
-                self._complete(response)
-                return response, None
-        try:
-            return handshake.accept(request), None
-        except InvalidHandshake as exc:
-            return handshake.response_for(exc), exc
-        except Exception:  # from select_subprotocol, or an extension factory
-            return self._internal_error(handshake, "opening handshake failed"), None
-
-    def _internal_error(self, handshake: ServerHandshake, message: str) -> Response:
-        """Log the exception being handled, with its traceback; build the 500."""
-        self.logger.exception(message)
-        text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
-        return handshake.reject(HTTPStatus.INTERNAL_SERVER_ERROR, text)
-
-    def _complete(self, response: Response) -> None:
-        """Add what a response a hook built by hand lacks: ``Server``, and the framing.
-
-        ``Content-Length`` rather than h11's chunked encoding for a body sent at once,
-        and ``Connection: close``, since the connection closes after an error answer.
-        """
-        headers = response.headers
-        if self.server_header is not None and "Server" not in headers:
-            headers["Server"] = self.server_header
-        if response.status_code == 101:
-            return
-        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
-            if response.status_code not in (204, 304):
-                headers["Content-Length"] = str(len(response.body))
-        if "Connection" not in headers:
-            headers["Connection"] = "close"
-
-    def _log_response(
-        self,
-        connection: ServerConnection,
-        request: Request | None,
-        status: int,
-        failure: InvalidHandshake | None,
-    ) -> None:
-        """One INFO line, in the manner of an access log, for a handshake answered in HTTP.
-
-        What the client sent is cut short: the path to 100 characters and the reason
-        to 300, and the query string is left out (``?...``): WebSocket clients in
-        browsers cannot send headers, so tokens travel in the query, and an access
-        log is no place for them.
-        """
-        client = _format(connection.remote_address)
-        target = "-" if request is None else _loggable_target(request.path)
-        if failure is None:
-            self.logger.info('%s "GET %s HTTP/1.1" %d', client, target, status)
-        else:
-            reason = shorten(str(failure), 300)
-            self.logger.info(
-                '%s "GET %s HTTP/1.1" %d rejected handshake: %s', client, target, status, reason
-            )
-
-    async def _reject(self, stream: ByteStream, data: bytes) -> None:
-        """Write an HTTP error response; the connection closes after it.
-
-        The write is shielded, and bounded, so that the client still gets its answer
-        when the server is shutting down.
-        """
-        with anyio.move_on_after(1), anyio.CancelScope(shield=True):
-            try:
-                await stream.send(data)
-            except TRANSPORT_ERRORS:
-                pass
-
-    async def _run_handler(self, connection: ServerConnection) -> None:
-        """Run the handler in a scope the connection can cancel; then close."""
-        code, reason = 1000, ""
-        with anyio.CancelScope() as scope:
-            connection._release_scope = scope
-            try:
-                if self._pass_path:
-                    assert connection.request is not None
-                    await self.handler(connection, connection.request.path)
-                else:
-                    await self.handler(connection)
-            except ConnectionClosed:
-                pass
-            except BaseExceptionGroup as group:  # from a task group inside the handler
-                _, rest = group.split(ConnectionClosed)  # the end of the connection: normal
-                failure, cancelled = rest.split(Exception) if rest else (None, None)
-                if failure is not None:
-                    self.logger.error("connection handler failed", exc_info=failure)
-                    code, reason = 1011, "internal error"
-                if cancelled is not None and not scope.cancel_called:
-                    raise cancelled from None  # not ours: let it reach its scope
-            except Exception:
-                self.logger.exception("connection handler failed")
-                code, reason = 1011, "internal error"
-        connection._handler_finished()
-        await connection.close(code, reason)
-
 
 class unix_serve(serve):
     """Start a WebSocket server on a Unix socket; used as ``serve()`` is.
@@ -880,7 +323,7 @@ class unix_serve(serve):
     def __init__(
         self,
         handler: Handler,
-        path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+        path: SocketPath | None = None,
         *,
         sock: socket.socket | None = None,
         **kwargs: Any,
@@ -891,21 +334,17 @@ class unix_serve(serve):
         if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path must be a str, bytes or path-like, not {path!r}")
         if sock is not None:
-            _check_socket(sock, unix=True)
+            check_socket(sock, unix=True)
         super().__init__(handler, **kwargs)
         self.path = path
         self.sock = sock
-        self._socket_file: tuple[str | bytes | os.PathLike[Any], int] | None = None
+        self._socket_file: UnixSocketFile | None = None
 
     async def _listen(self) -> tuple[list[anyio.abc.Listener[Any]], bool]:
         if self.sock is not None:
-            return [await _listener_on(self.sock)], True
+            return [await listener_on(self.sock)], True
         assert self.path is not None
-        listener = await anyio.create_unix_listener(self.path)
-        try:
-            self._socket_file = (self.path, os.stat(self.path).st_ino)
-        except (OSError, ValueError):  # an abstract socket (Linux) has no file
-            pass
+        listener, self._socket_file = await listen_unix(self.path)
         return [listener], True
 
     async def __aexit__(
@@ -917,17 +356,9 @@ class unix_serve(serve):
         try:
             await super().__aexit__(exc_type, exc, tb)
         finally:
-            self._remove_socket_file()
-
-    def _remove_socket_file(self) -> None:
-        """Remove the socket file we made, unless something else took its place."""
-        if self._socket_file is None:
-            return
-        path, inode = self._socket_file
-        self._socket_file = None
-        with suppress(OSError):
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
+            socket_file, self._socket_file = self._socket_file, None
+            if socket_file is not None:
+                socket_file.remove()
 
 
 async def serve_stream(handler: Handler, stream: ByteStream, **options: Any) -> None:
@@ -948,197 +379,10 @@ async def serve_stream(handler: Handler, stream: ByteStream, **options: Any) -> 
         options,
         ("host", "port", "sock", "listener", "reuse_port", "task_group"),
     )
-    await serve(handler, **options)._handle_stream(None, stream)
-
-
-async def _run_hook(hook: Callable[..., HookResult], *args: Any) -> Response | None:
-    """Call a hook that may be a plain function or a coroutine function."""
-    result = hook(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    if result is not None and not isinstance(result, Response):
-        name = getattr(hook, "__name__", "hook")
-        raise TypeError(f"{name} must return a Response or None, not {type(result).__name__}")
-    return result
-
-
-def _loggable_target(target: str) -> str:
-    """The request target for a log line: the path, short, without the query."""
-    path, question_mark, _ = target.partition("?")
-    return shorten(path, 100) + ("?..." if question_mark else "")
-
-
-async def _read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:
-    """Read until the handshake has a whole request (it bounds the header size).
-
-    A peer that closes before sending a byte (a port scanner, a health probe) raises
-    ``EndOfStream``: it is not worth an HTTP error, nor an INFO line.
-    """
-    received = False
-    while True:
-        request = handshake.next_request()
-        if request is not None:
-            return request
-        try:
-            data = await stream.receive()
-        except anyio.EndOfStream:
-            if not received:
-                raise
-            handshake.receive_eof()
-        else:
-            received = True
-            handshake.receive_data(data)
-
-
-_BACKLOG = 65536
-"""Listen queue for a socket given with ``sock=`` that is not listening yet (as anyio)."""
-
-_INET_FAMILIES = (socket.AF_INET, socket.AF_INET6)
-_UNIX_FAMILY: int | None = getattr(socket, "AF_UNIX", None)
-
-
-def _check_transport(
-    host: str | None,
-    port: int,
-    sock: socket.socket | None,
-    listener: anyio.abc.Listener[Any] | None,
-    reuse_port: bool,
-) -> None:
-    """Raise at the call unless exactly one of host/port, ``sock`` and ``listener`` is set."""
-    if not isinstance(port, int):
-        raise TypeError(f"port must be an int, not {port!r}")
-    given = [
-        name
-        for name, value in (
-            ("host/port", host is not None or port != 0),
-            ("sock", sock is not None),
-            ("listener", listener is not None),
-        )
-        if value
-    ]
-    if len(given) > 1:
-        raise ValueError(f"give one of host/port, sock= and listener=, not {' and '.join(given)}")
-    if sock is not None:
-        _check_socket(sock, unix=False)
-    if listener is not None and not isinstance(listener, anyio.abc.Listener):
-        raise TypeError(f"listener must be an anyio.abc.Listener, not {listener!r}")
-    if reuse_port and (sock is not None or listener is not None):
-        raise ValueError("reuse_port applies to host/port only; set SO_REUSEPORT on your socket")
-
-
-def _check_socket(sock: socket.socket, *, unix: bool) -> None:
-    """A bound stream socket of the right family, or ``TypeError``/``ValueError`` now."""
-    if not isinstance(sock, socket.socket):
-        raise TypeError(f"sock must be a socket.socket, not {sock!r}")
-    if sock.type != socket.SOCK_STREAM:
-        raise ValueError(f"sock must be a SOCK_STREAM socket, not {sock.type!r}")
-    if unix and sock.family != _UNIX_FAMILY:
-        raise ValueError(f"unix_serve() needs an AF_UNIX socket, not {sock.family!r}")
-    if not unix and sock.family not in _INET_FAMILIES:
-        hint = "; use unix_serve() for Unix sockets" if sock.family == _UNIX_FAMILY else ""
-        raise ValueError(f"serve() needs an AF_INET or AF_INET6 socket{hint}")
-    try:
-        address = sock.getsockname()
-    except OSError as exc:  # closed
-        raise ValueError(f"sock is not usable: {exc}") from None
-    if not (address[1] if sock.family in _INET_FAMILIES else address):
-        raise ValueError("sock must be bound to an address (call bind() first)")
-
-
-async def _listener_on(sock: socket.socket) -> anyio.abc.SocketListener:
-    """An anyio listener on ``sock``, which is made to listen if it does not yet."""
-    try:
-        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-    except (AttributeError, OSError):  # no SO_ACCEPTCONN here: listen() again is harmless
-        listening = 0
-    if not listening:
-        sock.listen(_BACKLOG)
-    sock.setblocking(False)
-    return await anyio.abc.SocketListener.from_socket(sock)
+    await serve(handler, **options)._runner.run(None, stream)
 
 
 def _reject_options(function: str, options: dict[str, Any], names: Sequence[str]) -> None:
     for name in names:
         if name in options:
             raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
-
-
-_HANDLER_FORMS = "async def handler(ws) or async def handler(ws, path)"
-
-
-def _check_handler(handler: object) -> bool:
-    """Refuse now a handler that would fail on every connection; whether it takes ``path``.
-
-    Accepted: coroutine functions, bound async methods, ``functools.partial`` of them,
-    objects with an ``async def __call__``, and a plain function that wraps a
-    coroutine function with ``functools.wraps``. Refused: what is not callable, a plain
-    ``def`` (it would even run before failing) or an async generator, and a signature
-    that can be called neither as ``(ws)`` nor as ``(ws, path)``. A callable whose
-    signature cannot be read (a class, a builtin) is taken on trust.
-    """
-    if not callable(handler):
-        raise TypeError(f"handler must be {_HANDLER_FORMS}, not {handler!r}")
-    name = getattr(handler, "__qualname__", None) or repr(handler)
-    if not inspect.iscoroutinefunction(handler):
-        function = _python_function(handler)
-        if function is not None and not inspect.iscoroutinefunction(inspect.unwrap(function)):
-            kind = (
-                "an async generator function"
-                if inspect.isasyncgenfunction(function)
-                else "a plain function (def), not async def"
-            )
-            raise TypeError(f"handler must be {_HANDLER_FORMS}; {name} is {kind}")
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):
-        return False
-    if not _accepts(signature, 1) and not _accepts(signature, 2):
-        raise TypeError(
-            f"handler must be {_HANDLER_FORMS}; {name}{signature} can be called "
-            "neither with (ws) nor with (ws, path)"
-        )
-    return _takes_path(signature)
-
-
-def _python_function(handler: object) -> Callable[..., Any] | None:
-    """The Python function a call to ``handler`` runs, if there is one to judge.
-
-    ``None`` for a class (calling it builds an object) and for what is not written
-    in Python (a builtin, a C extension's callable): those are not refused.
-    """
-    while isinstance(handler, functools.partial):
-        handler = handler.func
-    if isinstance(handler, type):
-        return None
-    if inspect.ismethod(handler):
-        handler = handler.__func__
-    if inspect.isfunction(handler):
-        return handler
-    call = inspect.getattr_static(type(handler), "__call__", None)
-    return call if inspect.isfunction(call) else None
-
-
-def _accepts(signature: inspect.Signature, count: int) -> bool:
-    """Whether ``count`` positional arguments, and nothing else, fit ``signature``."""
-    try:
-        signature.bind(*range(count))
-    except TypeError:
-        return False
-    return True
-
-
-def _takes_path(signature: inspect.Signature) -> bool:
-    """Whether the handler is the classic ``(ws, path)`` form: two required positionals."""
-    positional = [
-        p
-        for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    return len(positional) >= 2
-
-
-def _format(address: Any) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address)

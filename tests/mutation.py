@@ -100,21 +100,24 @@ CONNECTION_FUNCTIONS = tuple(
 CONNECTION_PATTERNS = (
     *(f"anyio_ws.{function}__mutmut_*" for function in CONNECTION_FUNCTIONS),
     "anyio_ws._pings.xǁPongWaiterǁ*",
-    "anyio_ws._pings.x_keep_alive__mutmut_*",
+    "anyio_ws._pings.xǁKeepaliveǁ*",
     *(
-        f"anyio_ws.server.xǁ{function}__mutmut_*"
-        for function in (
-            "Serverǁclose",
-            "Serverǁ_stop",
-            "Serverǁ_close_connections",
-            "Serverǁ_wait_for_tasks",
-            "Serverǁ_run",
-            "Serverǁ_serve_connection",
-            "ServerConnectionǁclose",
-            "ServerConnectionǁ_after_closed",
-            "serveǁ__aexit__",
-            "serveǁ_run_handler",
+        f"anyio_ws._server_lifecycle.xǁServerǁ{method}__mutmut_*"
+        for method in (
+            "close",
+            "_stop",
+            "_close_connections",
+            "_wait_for_tasks",
+            "_run",
+            "_serve_connection",
+            "_handshake_started",
+            "_connection_opened",
         )
+    ),
+    "anyio_ws.server.xǁserveǁ__aexit____mutmut_*",
+    *(
+        f"anyio_ws._server_connection.xǁServerConnectionǁ{method}__mutmut_*"
+        for method in ("close", "_after_closed", "_run_handler")
     ),
     *(
         f"anyio_ws.client.{function}__mutmut_*"
@@ -151,6 +154,8 @@ LAYERS = {
             "anyio_ws/_receiving.py",
             "anyio_ws/_pings.py",
             "anyio_ws/server.py",
+            "anyio_ws/_server_lifecycle.py",
+            "anyio_ws/_server_connection.py",
             "anyio_ws/client.py",
         ),
         CONNECTION_TESTS,

@@ -143,6 +143,8 @@ class Protocol:
         logger: Where frames are logged at DEBUG (formatted only when enabled).
         stream_fragments: Report the frames of a fragmented message as they complete
             (``TextFragment``, ``BinaryFragment``) rather than one whole message.
+        connecting: Start in ``CONNECTING``, where nothing can be sent: a stand-in
+            that tells the state while the opening handshake runs.
     """
 
     # Slots: one connection's protocol is ~1.5 KiB lighter without an instance dict.
@@ -197,6 +199,7 @@ class Protocol:
         mask_source: Callable[[int], bytes] = os.urandom,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
         stream_fragments: bool = False,
+        connecting: bool = False,
     ) -> None:
         self.side = side
         if isinstance(max_size, tuple):
@@ -211,7 +214,7 @@ class Protocol:
         self.extensions = list(extensions)
         self.logger = logger
         self.debug = logger.isEnabledFor(logging.DEBUG)
-        self.state = State.OPEN
+        self.state = State.CONNECTING if connecting else State.OPEN
         self.close_rcvd: Close | None = None
         self.close_sent: Close | None = None
         self.close_rcvd_then_sent: bool | None = None

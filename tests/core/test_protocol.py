@@ -902,6 +902,26 @@ class TestLocalMisuse:
             command(protocol)
         assert protocol.data_to_send() == []
 
+    @pytest.mark.parametrize(
+        "command",
+        [
+            lambda p: p.send_text(b"x"),
+            lambda p: p.send_binary(b"x", fin=False),
+            lambda p: p.send_continuation(b"x", fin=True),
+            lambda p: p.send_ping(b""),
+            lambda p: p.send_pong(b""),
+            lambda p: p.send_close(1000),
+        ],
+    )
+    def test_send_when_connecting(self, side: Side, command: Callable[[Protocol], None]) -> None:
+        """A protocol created CONNECTING, the handshake's stand-in, sends nothing."""
+        protocol = MAKERS[side](connecting=True)
+        assert protocol.state is State.CONNECTING
+        with pytest.raises(InvalidState):
+            command(protocol)
+        assert protocol.state is State.CONNECTING
+        assert protocol.data_to_send() == []
+
     @pytest.mark.parametrize("method", ["send_ping", "send_pong"])
     def test_control_payload_too_long(self, side: Side, method: str) -> None:
         """A ping or pong payload over 125 bytes is a ValueError."""
