@@ -128,6 +128,10 @@ class Keepalive:
         self._sleeping_until = math.inf
         self._wake: anyio.Event | None = None
 
+    def fits(self, interval: float, timeout: float | None) -> bool:
+        """Whether this keepalive pings as a connection with these settings asks."""
+        return interval == self._interval and timeout == self._timeout
+
     def add(self, ping: PingNowait, timed_out: Callable[[], None]) -> KeepaliveTicket:
         """Ping with ``ping()`` every ``interval`` from now; call ``timed_out()`` when a
         pong is late. ``cancel()`` the ticket once the connection is over."""

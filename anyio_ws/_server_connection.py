@@ -200,7 +200,7 @@ class ConnectionRunner:
             late_code = None if server is None else server._connection_opened(connection)
             try:
                 async with anyio.create_task_group() as group:
-                    connection.start(group)
+                    connection.start(group, keepalive=None if server is None else server._keepalive)
                     if late_code is not None:
                         group.start_soon(connection.close, late_code, "server shutting down")
                     await connection._run_handler(self.handler, self.pass_path)

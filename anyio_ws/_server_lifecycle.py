@@ -19,6 +19,7 @@ import anyio.abc
 from anyio.abc import ByteStream, SocketAttribute
 
 from ._asyncio_stream import accept_socket
+from ._pings import Keepalive
 from ._server_connection import ServerConnection
 from ._streams import _running_asyncio, abort
 from .typing import LoggerLike
@@ -55,6 +56,7 @@ class Server:
         logger: LoggerLike,
         task_group: anyio.abc.TaskGroup | None = None,
         accept_sockets: bool = True,
+        keepalive: Keepalive | None = None,
     ) -> None:
         self.listeners = list(listeners)
         self.connections: set[ServerConnection] = set()
@@ -66,6 +68,9 @@ class Server:
         self._accept_sockets = accept_sockets
         """The listeners are socket listeners we made: on asyncio, accept raw sockets."""
         self._accept_scope = anyio.CancelScope()
+        self._keepalive = keepalive
+        """Pings every connection (one task for all of them), if keepalive is on."""
+        self._keepalive_scope = anyio.CancelScope()
         self._phase = _Phase.SERVING
         self._close_code = 1001
         """The code shutdown closes connections with: ``close()``'s, else going away."""
@@ -133,6 +138,8 @@ class Server:
         try:
             async with anyio.create_task_group() as own:
                 group = own if self._task_group is None else self._task_group
+                if self._keepalive is not None:
+                    own.start_soon(self._run_keepalive, self._keepalive)
                 try:
                     with self._accept_scope:
                         async with anyio.create_task_group() as acceptors:
@@ -145,8 +152,13 @@ class Server:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await self._stop()
+                    self._keepalive_scope.cancel()  # every connection is over
         finally:
             self._closed.set()
+
+    async def _run_keepalive(self, keepalive: Keepalive) -> None:
+        with self._keepalive_scope:
+            await keepalive.run()
 
     async def _stop(self) -> None:
         """Shut down (shielded by the caller, bounded by ``close_timeout``)."""

@@ -440,7 +440,7 @@ class Connection:
         task_group.start_soon(self.run)
         if self.ping_interval is None or link.closed.is_set():
             return
-        if keepalive is None:
+        if keepalive is None or not keepalive.fits(self.ping_interval, self.ping_timeout):
             keepalive = Keepalive(self.ping_interval, self.ping_timeout)
             task_group.start_soon(self._run_keepalive, keepalive)
         self._reader.keepalive_ticket = keepalive.add(self._ping_nowait, self._keepalive_timed_out)

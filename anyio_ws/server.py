@@ -35,6 +35,7 @@ from ._listeners import (
     listener_on,
 )
 from ._options import check_connection_options, with_compression
+from ._pings import Keepalive
 from ._server_connection import ConnectionRunner
 from ._server_connection import CreateServerConnection as CreateServerConnection
 from ._server_connection import HookResult as HookResult
@@ -253,6 +254,11 @@ class serve(Startable):
             logger=self.logger,
             task_group=self.task_group,
             accept_sockets=ours,
+            keepalive=(
+                None
+                if self.ping_interval is None
+                else Keepalive(self.ping_interval, self.ping_timeout)
+            ),
         )
         self._server_group = anyio.create_task_group()
         await self._server_group.__aenter__()
