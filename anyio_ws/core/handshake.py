@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import h11
 
-from ..exceptions import (
+from .exceptions import (
     InvalidHandshake,
     InvalidHeader,
     InvalidHeaderValue,

@@ -43,14 +43,6 @@ import os
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 
-from ..exceptions import (
-    ConnectionClosed,
-    ConnectionClosedError,
-    ConnectionClosedOK,
-    InvalidState,
-    PayloadTooBig,
-    ProtocolError,
-)
 from ._parts import append_part
 from .events import (
     BinaryFragment,
@@ -61,6 +53,14 @@ from .events import (
     PongReceived,
     TextFragment,
     TextMessage,
+)
+from .exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidState,
+    PayloadTooBig,
+    ProtocolError,
 )
 from .extensions.base import Extension
 from .frames import (
