@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from subprocesses import run_python
 
 import anyio_ws.core
 
@@ -125,3 +127,61 @@ class TestChecker:
         assert imported_modules("from .base import X", "anyio_ws.core.extensions", True) == [
             "anyio_ws.core.extensions.base"
         ]
+
+
+# ------------------------------------------------------- importing without anyio
+
+BLOCK_IO_LIBRARIES = f"""
+import sys
+
+class BlockIOLibraries:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] in {sorted(FORBIDDEN)!r}:
+            raise ImportError(f"{{name}} is blocked for this test", name=name)
+        return None
+
+for loaded in [name for name in sys.modules if name.partition(".")[0] in {sorted(FORBIDDEN)!r}]:
+    del sys.modules[loaded]
+sys.meta_path.insert(0, BlockIOLibraries)
+"""
+"""A prelude for ``python -c``: anyio, trio and sniffio cannot be imported after it."""
+
+
+def import_without_io(*modules: str, then: str = "") -> subprocess.CompletedProcess[str]:
+    """Import ``modules``, then run ``then``, where anyio, trio and sniffio are missing."""
+    code = BLOCK_IO_LIBRARIES + f"import {', '.join(modules)}\n" + then
+    code += f"assert not [m for m in sys.modules if m.partition('.')[0] in {sorted(FORBIDDEN)!r}]\n"
+    return run_python("-c", code)
+
+
+# Two protocols talk, and a client handshake is built, with the core alone.
+USE_THE_CORE = """
+from anyio_ws.core import Protocol, Side, TextMessage
+from anyio_ws.core.handshake import ClientHandshake
+from anyio_ws.core.uri import parse_uri
+client, server = Protocol(Side.CLIENT), Protocol(Side.SERVER)
+client.send_text(b"hello")
+server.receive_data(b"".join(client.data_to_send()))
+assert server.events_received() == [TextMessage("hello")]
+assert ClientHandshake(parse_uri("ws://example.com/")).data_to_send().startswith(b"GET / ")
+"""
+
+
+def test_core_imports_without_anyio() -> None:
+    """Every core module imports, and works, in an interpreter without anyio or trio."""
+    result = import_without_io(*(module_name(path) for path in CORE_MODULES), then=USE_THE_CORE)
+    assert result.returncode == 0, result.stderr
+
+
+def test_reexports_import_without_anyio() -> None:
+    """The package itself and its re-exports of the core need no anyio either."""
+    result = import_without_io("anyio_ws", "anyio_ws.exceptions", "anyio_ws.typing")
+    assert result.returncode == 0, result.stderr
+
+
+def test_blocking_works() -> None:
+    """The check can fail: the I/O layer does not import in that interpreter."""
+    result = import_without_io("anyio_ws.connection")
+    assert result.returncode != 0
+    assert "anyio is blocked for this test" in result.stderr
