@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+from pathlib import Path
 
 import pytest
 from subprocesses import run_python
@@ -51,6 +53,24 @@ def test_every_public_name_resolves() -> None:
     assert {name: namespace[name] for name in anyio_ws.__all__} == {
         name: getattr(anyio_ws, name) for name in anyio_ws.__all__
     }
+
+
+def test_lazy_table_matches_the_type_checking_imports() -> None:
+    """The table ``__getattr__`` reads names what mypy is shown, and ``__all__``, exactly."""
+    tree = ast.parse(Path(anyio_ws.__file__).read_text(encoding="utf-8"))
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    shown = {
+        alias.asname or alias.name: "." * node.level + node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+        for alias in node.names
+    }
+    assert shown == anyio_ws._MODULES
+    assert set(shown) == set(anyio_ws.__all__)
 
 
 def test_public_names_are_the_submodules_objects() -> None:

@@ -101,7 +101,7 @@ class MessageAssembler:
     _frame_start_size: int  # message bytes before this frame (fragment limit)
 
     # The message being assembled (opcode is None between messages).
-    _max_frames: int | None
+    _max_frames: int | None  # most frames in a message: frame_limit(max_size)
     _message_opcode: int | None
     _text_parts: list[str]
     _binary_parts: list[bytes]
