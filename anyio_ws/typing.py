@@ -1,26 +1,14 @@
-"""Type aliases shared by the public API."""
+"""Type aliases shared by the public API: those of ``anyio_ws.core.typing``, re-exported.
 
-from __future__ import annotations
+The aliases live in the sans-I/O core, which uses them and must not import this package;
+importing them from here gives the very same objects.
+"""
 
-import logging
-from typing import NewType, TypeAlias
+from .core.typing import BytesLike as BytesLike
+from .core.typing import Data as Data
+from .core.typing import DataLike as DataLike
+from .core.typing import LoggerLike as LoggerLike
+from .core.typing import Origin as Origin
+from .core.typing import Subprotocol as Subprotocol
 
 __all__ = ["BytesLike", "Data", "DataLike", "LoggerLike", "Origin", "Subprotocol"]
-
-Data: TypeAlias = "str | bytes"
-"""A received message: ``str`` for a text frame, ``bytes`` for a binary one."""
-
-BytesLike: TypeAlias = "bytes | bytearray | memoryview"
-"""Anything ``send()`` accepts as a binary message."""
-
-DataLike: TypeAlias = "str | bytes | bytearray | memoryview"
-"""Anything ``send()`` accepts."""
-
-LoggerLike: TypeAlias = "logging.Logger | logging.LoggerAdapter[logging.Logger]"
-"""A logger, or an adapter that adds context to every line."""
-
-Subprotocol = NewType("Subprotocol", str)
-"""A subprotocol name, as in ``Sec-WebSocket-Protocol``."""
-
-Origin = NewType("Origin", str)
-"""An ``Origin`` header value."""

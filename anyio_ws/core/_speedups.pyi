@@ -1,3 +1,3 @@
-from anyio_ws.typing import BytesLike
+from .typing import BytesLike
 
 def apply_mask(data: BytesLike, mask: BytesLike, /) -> bytes: ...

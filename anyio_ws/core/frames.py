@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..exceptions import ProtocolError
-from ..typing import BytesLike
+from .exceptions import ProtocolError
+from .typing import BytesLike
 
 __all__ = [
     "CONTROL_OPCODES",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..exceptions import InvalidHeaderFormat, InvalidHeaderValue
+from .exceptions import InvalidHeaderFormat, InvalidHeaderValue
 from .extensions.base import ExtensionParameter
 
 __all__ = [

@@ -7,7 +7,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from ..exceptions import InvalidURI
+from .exceptions import InvalidURI
 
 __all__ = ["WebSocketURI", "parse_uri"]
 

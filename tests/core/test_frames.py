@@ -22,7 +22,7 @@ from anyio_ws.core.frames import (
 from anyio_ws.core.protocol import Side
 from anyio_ws.exceptions import ProtocolError
 
-from .test_protocol import MASK, client, server, tr
+from .protocol_helpers import MASK, client, server, tr
 
 KEY = bytes.fromhex("37fa213d")  # the masking key of the section 5.7 examples
 

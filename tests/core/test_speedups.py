@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from anyio_ws.core import frames, protocol
+from anyio_ws.core import assembler, frames, protocol
 from anyio_ws.core.events import BinaryMessage
 from anyio_ws.core.frames import Opcode, _apply_mask_python, encode_frame
 from anyio_ws.core.protocol import Protocol, Side
@@ -94,7 +94,8 @@ class TestBothVersions:
         self, apply_mask: MaskFunction, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A server Protocol using this version unmasks a frame split at every offset mod 4."""
-        monkeypatch.setattr(protocol, "apply_mask", apply_mask)
+        monkeypatch.setattr(protocol, "apply_mask", apply_mask)  # whole frames
+        monkeypatch.setattr(assembler, "apply_mask", apply_mask)  # frames in pieces
         payload = random_bytes(random.Random(1), 70_001)
         wire = encode_frame(Opcode.BINARY, payload, mask=MASK)
         for step in (1021, 4094, 65536):

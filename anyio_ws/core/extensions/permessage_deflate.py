@@ -52,7 +52,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from ...exceptions import (
+from ..exceptions import (
     DuplicateParameter,
     InvalidParameterName,
     InvalidParameterValue,
