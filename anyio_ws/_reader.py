@@ -131,7 +131,7 @@ class Reader:
     async def flush_replies(self) -> None:
         """Write what the protocol queued (pongs, close frames, EOF), if anything."""
         protocol = self._link.protocol
-        if not protocol._output:
+        if not protocol.pending_chunks():
             return
         try:
             await self._sender.flush()

@@ -161,7 +161,7 @@ class Sender:
         return (
             protocol.state is State.CLOSED
             or not self.lock.locked()
-            or len(protocol._output) >= _MAX_PENDING_REPLIES
+            or protocol.pending_chunks() >= _MAX_PENDING_REPLIES
         )
 
     # ---------------------------------------------------- fragmented sends
@@ -183,9 +183,7 @@ class Sender:
 
     def buffer_size(self) -> int:
         """Bytes accepted for sending that the kernel has not taken yet."""
-        pending = self._unsent
-        for chunk in self._link.protocol._output:
-            pending += len(chunk)
+        pending = self._unsent + self._link.protocol.pending_bytes()
         if self._stream_buffer_size is not None:
             pending += self._stream_buffer_size()
         return pending

@@ -215,6 +215,14 @@ class Protocol(MessageAssembler):
         output, self._output = self._output, []
         return output
 
+    def pending_chunks(self) -> int:
+        """How many chunks ``data_to_send()`` would return now (0: nothing to write)."""
+        return len(self._output)
+
+    def pending_bytes(self) -> int:
+        """How many bytes ``data_to_send()`` would return now."""
+        return sum(map(len, self._output))
+
     def close_expected(self) -> bool:
         """Whether the peer should now close the transport (the I/O layer waits, bounded)."""
         return self.state is State.CLOSING or (self.eof_sent and self.state is not State.CLOSED)

@@ -729,6 +729,17 @@ class TestFailureReasons:
 class TestSending:
     """What the application's commands write, and what they say when refused."""
 
+    def test_pending_output_counts_what_data_to_send_would_return(self, side: Side) -> None:
+        """The I/O layer sizes its buffer (write_limit) by these, without taking the data."""
+        protocol = MAKERS[side]()
+        assert (protocol.pending_chunks(), protocol.pending_bytes()) == (0, 0)
+        protocol.send_binary(b"x" * 300)  # header and payload, or one chunk
+        protocol.send_ping(b"p")
+        counted = (protocol.pending_chunks(), protocol.pending_bytes())
+        output = protocol.data_to_send()
+        assert counted == (len(output), len(b"".join(output))) and counted[1] > 300
+        assert (protocol.pending_chunks(), protocol.pending_bytes()) == (0, 0)
+
     def test_rsv_bits_of_all_extensions_are_combined(self, side: Side) -> None:
         """Each extension's RSV bits are ORed into the frame, not replaced by the last."""
         extensions = [Tagger(RSV2, send_bits=RSV2), Tagger(RSV3)]
