@@ -46,6 +46,7 @@ from ._options import check_connection_options, with_compression
 from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
 from ._startable import Startable
 from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
+from ._task_groups import leave_group, open_in_group
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
 from .core.extensions.permessage_deflate import enable_client_permessage_deflate
@@ -357,13 +358,7 @@ class connect(Startable):
 
     async def __aenter__(self) -> ClientConnection:
         group = anyio.create_task_group()
-        await group.__aenter__()
-        try:
-            self._connection = await self._open(group)
-        except BaseException:
-            # Exit the group without the exception so that it is not wrapped in a group.
-            await group.__aexit__(None, None, None)
-            raise
+        self._connection = await open_in_group(group, self._open)
         self._own_group = group
         return self._connection
 
@@ -376,7 +371,7 @@ class connect(Startable):
         assert self._own_group is not None and self._connection is not None
         self._connection._reading_over()
         await self._connection.close()
-        await self._own_group.__aexit__(None, None, None)
+        await leave_group(self._own_group)
 
     def __aiter__(self) -> AsyncIterator[ClientConnection]:
         if self.sock is not None or self.stream is not None:
@@ -672,18 +667,13 @@ async def _hold_connection(
     """
     try:
         group = anyio.create_task_group()
-        await group.__aenter__()
-        try:
-            connection = await connector._open(group)
-        except BaseException:
-            await group.__aexit__(None, None, None)
-            raise
+        connection = await open_in_group(group, connector._open)
         try:
             task_status.started(connection)
             await lease.released.wait()
         finally:
             await connection.close()
-            await group.__aexit__(None, None, None)
+            await leave_group(group)
     finally:
         lease.done.set()
 
