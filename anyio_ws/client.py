@@ -21,7 +21,6 @@ import socket
 import ssl as ssl_module
 import sys
 import traceback
-import urllib.parse
 import weakref
 from collections.abc import (
     AsyncGenerator,
@@ -44,6 +43,9 @@ from anyio.abc import ByteStream
 
 from ._options import check_connection_options, with_compression
 from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
+from ._redirects import MAX_REDIRECTS as MAX_REDIRECTS
+from ._redirects import REDIRECT_STATUSES as REDIRECT_STATUSES
+from ._redirects import follow_redirect
 from ._startable import Startable
 from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
 from ._task_groups import leave_group, open_in_group
@@ -51,10 +53,10 @@ from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
 from .core.extensions.permessage_deflate import enable_client_permessage_deflate
 from .core.handshake import ClientHandshake
-from .core.http import Headers, HeadersLike, Response
+from .core.http import HeadersLike, Response
 from .core.protocol import Protocol, Side
 from .core.uri import WebSocketURI, parse_uri
-from .exceptions import InvalidMessage, InvalidStatus, SecurityError, redact_uri
+from .exceptions import InvalidMessage, InvalidStatus
 from .typing import LoggerLike
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -64,11 +66,7 @@ __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_
 
 client_logger = logging.getLogger("anyio_ws.client")
 
-MAX_REDIRECTS = 10
-"""Redirects followed by one opening handshake before ``SecurityError``."""
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class ClientConnection(Connection):
@@ -440,32 +438,26 @@ class connect(Startable):
     async def _handshake_following_redirects(
         self,
     ) -> tuple[ByteStream, ClientHandshake, Response]:
+        """Run the handshake, then again wherever redirects send it (see ``_redirects``)."""
         uri_string, uri, headers = self.uri_string, self.uri, self.additional_headers
-        for _ in range(MAX_REDIRECTS + 1):
+        followed = 0
+        while True:
             try:
                 return await self._handshake(uri, headers)
             except InvalidStatus as exc:
-                location = _redirect_location(exc.response)
-                if location is None:
+                redirect = follow_redirect(
+                    exc.response,
+                    uri_string,
+                    uri,
+                    headers,
+                    followed=followed,
+                    given_stream=self.sock is not None or self.stream is not None,
+                    unix_socket=self.unix_path is not None,
+                )
+                if redirect is None:
                     raise
-                new_string = urllib.parse.urljoin(uri_string, location)
-                new_uri = self._check_redirect(uri, new_string)
-                if _origin(new_uri) != _origin(uri):
-                    headers = _without_credentials(headers)
-                uri_string, uri = new_string, new_uri
-        raise SecurityError(f"more than {MAX_REDIRECTS} redirects")
-
-    def _check_redirect(self, old: WebSocketURI, new_string: str) -> WebSocketURI:
-        new = parse_uri(new_string)
-        # A relative location keeps the user info of the URI it is resolved against.
-        shown = redact_uri(new_string)
-        if old.secure and not new.secure:
-            raise SecurityError(f"cannot follow redirect to non-secure URI {shown}")
-        if self.sock is not None or self.stream is not None:
-            raise ValueError(f"cannot follow redirect to {shown} over sock= or stream=")
-        if self.unix_path is not None and _origin(new) != _origin(old):
-            raise ValueError(f"cannot follow cross-origin redirect to {shown} on a Unix socket")
-        return new
+                uri_string, uri, headers = redirect
+                followed += 1
 
     async def _handshake(
         self, uri: WebSocketURI, headers: HeadersLike | None
@@ -784,30 +776,6 @@ def _refusal(exc: OSError) -> ConnectionRefusedError | None:
 
 def _default_tls(uri: WebSocketURI) -> ssl_module.SSLContext | None:
     return ssl_module.create_default_context() if uri.secure else None
-
-
-def _origin(uri: WebSocketURI) -> tuple[bool, str, int]:
-    return uri.secure, uri.host, uri.port
-
-
-def _redirect_location(response: Response) -> str | None:
-    if response.status_code not in REDIRECT_STATUSES:
-        return None
-    locations = response.headers.get_all("Location")
-    return locations[0] if len(locations) == 1 else None
-
-
-def _without_credentials(headers: HeadersLike | None) -> Headers | None:
-    """``headers`` less those that must not follow a redirect to another origin."""
-    if headers is None:
-        return None
-    return Headers(
-        [
-            (name, value)
-            for name, value in Headers(headers).raw_items()
-            if name.lower() not in _CREDENTIAL_HEADERS
-        ]
-    )
 
 
 async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Response:
