@@ -6,9 +6,9 @@ has to live in some scope, and structured concurrency means the caller says whic
 Iterating over it reconnects with back-off: each connection then lives in a task
 group of the iterator's own, from the step that yields it to the next one.
 
-The stream under the handshake comes from one of: TCP (the default), a proxy
-(``proxy=``, see ``_proxy``), a Unix socket (``unix_connect``), a connected socket
-(``sock=``) or any anyio byte stream (``stream=``); TLS goes on top for ``wss://``.
+The stream under the handshake comes from ``_client_transport`` (TCP, a proxy, a
+Unix socket, ``sock=``, ``stream=``; TLS on top), and ``_redirects`` decides which
+refusals send the handshake elsewhere.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import random
 import socket
 import ssl as ssl_module
-import sys
 import traceback
 import weakref
 from collections.abc import (
@@ -41,13 +40,13 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
+from ._client_transport import check_proxy, check_tls, check_transport, open_stream
 from ._options import check_connection_options, with_compression
-from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
 from ._redirects import MAX_REDIRECTS as MAX_REDIRECTS
 from ._redirects import REDIRECT_STATUSES as REDIRECT_STATUSES
 from ._redirects import follow_redirect
 from ._startable import Startable
-from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
+from ._streams import TRANSPORT_ERRORS, abort
 from ._task_groups import leave_group, open_in_group
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
@@ -58,9 +57,6 @@ from .core.protocol import Protocol, Side
 from .core.uri import WebSocketURI, parse_uri
 from .exceptions import InvalidMessage, InvalidStatus
 from .typing import LoggerLike
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
 
@@ -274,10 +270,7 @@ class connect(Startable):
     ) -> None:
         self.uri = parse_uri(uri)
         self.uri_string = uri
-        if ssl is not None and not self.uri.secure:
-            raise ValueError("ssl= is only for wss:// URIs")
-        if self.uri.secure and ssl is None:
-            ssl = ssl_module.create_default_context()
+        ssl = check_tls(self.uri, ssl)
         check_connection_options(
             max_size=max_size,
             max_queue=max_queue,
@@ -287,11 +280,11 @@ class connect(Startable):
             ping_timeout=ping_timeout,
             write_limit=write_limit,
         )
-        _check_transport(sock, stream, unix_path)
+        check_transport(sock, stream, unix_path)
         self.sock = sock
         self.stream = stream
         self.unix_path = unix_path
-        self.proxy = _check_proxy(proxy, proxy_ssl, sock, stream, unix_path)
+        self.proxy = check_proxy(proxy, proxy_ssl, sock, stream, unix_path)
         self.proxy_ssl = proxy_ssl
         self.proxy_server_hostname = proxy_server_hostname
         if not callable(process_exception):
@@ -471,7 +464,7 @@ class connect(Startable):
             user_agent_header=self.user_agent_header,
             max_header_size=self.max_header_size,
         )
-        stream = await self._open_stream(uri)
+        stream = await open_stream(self, uri)
         try:
             await stream.send(handshake.data_to_send())
             response = await _read_response(stream, handshake)
@@ -480,57 +473,6 @@ class connect(Startable):
             await abort(stream)
             raise
         return stream, handshake, response
-
-    async def _open_stream(self, uri: WebSocketURI) -> ByteStream:
-        """The byte stream to the server, TLS included for ``wss://``.
-
-        A refused connection raises ``ConnectionRefusedError`` on both backends, as
-        websockets users expect: anyio says ``OSError("All connection attempts
-        failed")`` on trio, with the refusals as its cause.
-        """
-        try:
-            return await self._connect_stream(uri)
-        except OSError as exc:
-            refused = _refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
-
-    async def _connect_stream(self, uri: WebSocketURI) -> ByteStream:
-        ssl = self.ssl if self.ssl is not None else _default_tls(uri)
-        hostname = self.server_hostname if uri.host == self.uri.host else None
-        hostname = hostname or uri.host
-        if self.stream is not None:
-            return self.stream
-        if self.sock is not None:
-            return await open_socket(self.sock, ssl, hostname)
-        if self.unix_path is not None:
-            return await open_unix(self.unix_path, ssl, hostname)
-        proxy = self._proxy_for(uri)
-        if proxy is None:
-            return await open_tcp(uri.host, uri.port, ssl, hostname)
-        proxy_ssl = self.proxy_ssl
-        if proxy.scheme == "https" and proxy_ssl is None:
-            proxy_ssl = ssl_module.create_default_context()
-        stream = await open_tunnel(
-            proxy,
-            uri,
-            proxy_ssl=proxy_ssl if proxy.scheme == "https" else None,
-            proxy_server_hostname=self.proxy_server_hostname,
-            user_agent_header=self.user_agent_header,
-        )
-        return stream if ssl is None else await wrap_tls(stream, ssl, hostname)
-
-    def _proxy_for(self, uri: WebSocketURI) -> Proxy | None:
-        if isinstance(self.proxy, Proxy) or self.proxy is None:
-            return self.proxy
-        configured = get_proxy(uri)
-        if configured is None:
-            return None
-        proxy = parse_proxy(configured)
-        if proxy.is_socks:
-            check_socks_support()
-        return proxy
 
 
 class _Lease:
@@ -689,52 +631,6 @@ def unix_connect(
 # ------------------------------------------------------------------ helpers
 
 
-def _check_transport(
-    sock: socket.socket | None, stream: ByteStream | None, unix_path: object
-) -> None:
-    given = [
-        name
-        for name, value in (("sock", sock), ("stream", stream), ("unix path", unix_path))
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise ValueError(f"give at most one of sock=, stream= and a Unix path, not {given}")
-    if sock is not None and not isinstance(sock, socket.socket):
-        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
-    if stream is not None and not isinstance(stream, ByteStream):
-        raise TypeError(f"stream must be an anyio.abc.ByteStream, not {type(stream).__name__}")
-    if unix_path is not None and not isinstance(unix_path, (str, os.PathLike)):
-        raise TypeError(f"a Unix socket path must be a str or a path, not {unix_path!r}")
-
-
-def _check_proxy(
-    proxy: object,
-    proxy_ssl: ssl_module.SSLContext | None,
-    sock: object,
-    stream: object,
-    unix_path: object,
-) -> Proxy | Literal[True] | None:
-    """Validate ``proxy=`` and its TLS option; parse an explicit proxy URI now."""
-    if proxy_ssl is not None and not isinstance(proxy_ssl, ssl_module.SSLContext):
-        raise TypeError(f"proxy_ssl must be an ssl.SSLContext, not {proxy_ssl!r}")
-    if proxy is None:
-        return None
-    if proxy is True:
-        # A socket, a stream or a Unix path is already the way to the server.
-        direct = sock is not None or stream is not None or unix_path is not None
-        return None if direct else True
-    if not isinstance(proxy, str):
-        raise TypeError(f"proxy must be True, None or a proxy URI, not {proxy!r}")
-    if sock is not None or stream is not None or unix_path is not None:
-        raise ValueError("proxy= cannot be combined with sock=, stream= or a Unix socket")
-    parsed = parse_proxy(proxy)
-    if parsed.is_socks:
-        check_socks_support()
-    if proxy_ssl is not None and parsed.scheme != "https":
-        raise ValueError(f"proxy_ssl= is only for https:// proxies, not {parsed.scheme}://")
-    return parsed
-
-
 def _check_delays(delays: object) -> ReconnectDelays:
     if callable(delays):
         return delays
@@ -751,31 +647,6 @@ def _check_delays(delays: object) -> ReconnectDelays:
 
 def _fresh_delays(delays: ReconnectDelays) -> Iterable[float]:
     return delays() if callable(delays) else delays
-
-
-def _refusal(exc: OSError) -> ConnectionRefusedError | None:
-    """A ``ConnectionRefusedError`` for an ``OSError`` that only wraps refusals, else None.
-
-    anyio's ``connect_tcp`` tries every address and raises ``OSError`` from the one
-    refusal, or from an ``ExceptionGroup`` of them.
-    """
-    if isinstance(exc, ConnectionRefusedError):
-        return None
-    cause = exc.__cause__
-    if isinstance(cause, BaseExceptionGroup):
-        refused, rest = cause.split(ConnectionRefusedError)
-        if refused is None or rest is not None:
-            return None
-        cause = refused
-        while isinstance(cause, BaseExceptionGroup):
-            cause = cause.exceptions[0]
-    if not isinstance(cause, ConnectionRefusedError):
-        return None
-    return ConnectionRefusedError(cause.errno, cause.strerror or str(cause))
-
-
-def _default_tls(uri: WebSocketURI) -> ssl_module.SSLContext | None:
-    return ssl_module.create_default_context() if uri.secure else None
 
 
 async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Response:
