@@ -390,6 +390,7 @@ class connect(Startable):
     async def _handshake(
         self, uri: WebSocketURI, headers: HeadersLike | None
     ) -> tuple[ByteStream, ClientHandshake, Response]:
+        """One request and its response, on a new stream to ``uri`` (aborted on failure)."""
         handshake = ClientHandshake(
             uri,
             origin=self.origin,
