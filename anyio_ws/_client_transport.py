@@ -37,7 +37,11 @@ __all__ = [
 
 
 class Route(Protocol):
-    """What ``open_stream`` reads of ``connect()``'s options: how to reach the server."""
+    """What ``open_stream`` reads of ``connect()``'s options: how to reach the server.
+
+    ``uri`` is the URI first given: ``server_hostname`` applies to its host only, so
+    that after a redirect to another host the certificate is checked against that one.
+    """
 
     @property
     def uri(self) -> WebSocketURI: ...
@@ -65,7 +69,10 @@ class Route(Protocol):
 
 
 def check_tls(uri: WebSocketURI, ssl: ssl_module.SSLContext | None) -> ssl_module.SSLContext | None:
-    """The TLS context for ``uri``: ``ssl``, or the system's trust for ``wss://``."""
+    """The TLS context for ``uri``: ``ssl``, or the system's trust for ``wss://``.
+
+    ``ssl=`` with a ``ws://`` URI is a ``ValueError``: it would be silently unused.
+    """
     if ssl is not None and not uri.secure:
         raise ValueError("ssl= is only for wss:// URIs")
     if uri.secure and ssl is None:
