@@ -6,9 +6,9 @@ has to live in some scope, and structured concurrency means the caller says whic
 Iterating over it reconnects with back-off: each connection then lives in a task
 group of the iterator's own, from the step that yields it to the next one.
 
-The stream under the handshake comes from one of: TCP (the default), a proxy
-(``proxy=``, see ``_proxy``), a Unix socket (``unix_connect``), a connected socket
-(``sock=``) or any anyio byte stream (``stream=``); TLS goes on top for ``wss://``.
+The stream under the handshake comes from ``_client_transport`` (TCP, a proxy, a
+Unix socket, ``sock=``, ``stream=``; TLS on top), and ``_redirects`` decides which
+refusals send the handshake elsewhere.
 """
 
 from __future__ import annotations
@@ -16,25 +16,10 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import random
 import socket
 import ssl as ssl_module
-import sys
-import traceback
-import urllib.parse
 import weakref
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Coroutine,
-    Generator,
-    Iterable,
-    Iterator,
-    Sequence,
-)
-from contextlib import suppress
-from numbers import Real
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Generator, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -42,32 +27,35 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
+from ._client_transport import check_proxy, check_tls, check_transport, open_stream
 from ._options import check_connection_options, with_compression
-from ._proxy import Proxy, check_socks_support, get_proxy, open_tunnel, parse_proxy
+from ._reconnect import RETRYABLE_STATUSES as RETRYABLE_STATUSES
+from ._reconnect import (
+    ReconnectDelays,
+    Reconnecting,
+    backoff,
+    check_delays,
+    process_exception,
+)
+from ._redirects import MAX_REDIRECTS as MAX_REDIRECTS
+from ._redirects import REDIRECT_STATUSES as REDIRECT_STATUSES
+from ._redirects import follow_redirect
 from ._startable import Startable
-from ._streams import TRANSPORT_ERRORS, abort, open_socket, open_tcp, open_unix, wrap_tls
+from ._streams import abort
+from ._task_groups import leave_group, open_in_group
 from .connection import Connection
 from .core.extensions.base import ClientExtensionFactory
 from .core.extensions.permessage_deflate import enable_client_permessage_deflate
 from .core.handshake import ClientHandshake
-from .core.http import Headers, HeadersLike, Response
+from .core.http import HeadersLike, Response
 from .core.protocol import Protocol, Side
 from .core.uri import WebSocketURI, parse_uri
-from .exceptions import InvalidMessage, InvalidStatus, SecurityError, redact_uri
+from .exceptions import InvalidMessage, InvalidStatus
 from .typing import LoggerLike
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
 
 client_logger = logging.getLogger("anyio_ws.client")
-
-MAX_REDIRECTS = 10
-"""Redirects followed by one opening handshake before ``SecurityError``."""
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class ClientConnection(Connection):
@@ -84,64 +72,6 @@ class ClientConnection(Connection):
 
 CreateClientConnection = Callable[..., ClientConnection]
 """Builds a connection like ``ClientConnection(stream, protocol, **options)``."""
-
-
-ReconnectDelays = Sequence[float] | Callable[[], Iterable[float]]
-"""Delays between attempts: a sequence, or a function giving a fresh iterable each time."""
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return default if value is None else float(value)
-
-
-def backoff(
-    initial_delay: float | None = None,
-    min_delay: float | None = None,
-    max_delay: float | None = None,
-    factor: float | None = None,
-) -> Iterator[float]:
-    """The default delays between reconnection attempts: exponential back-off.
-
-    First a random delay in ``[0, initial_delay)`` (RFC 6455 7.2.3: clients that lost
-    the same server must not all come back at once), then ``min_delay`` multiplied by
-    ``factor`` at each attempt up to ``max_delay``, which then repeats for ever. The
-    defaults are websockets' (5 s, 3.1 s, 90 s, 1.618) and are read, when this is
-    called, from ``ANYIO_WS_BACKOFF_INITIAL_DELAY``, ``ANYIO_WS_BACKOFF_MIN_DELAY``,
-    ``ANYIO_WS_BACKOFF_MAX_DELAY`` and ``ANYIO_WS_BACKOFF_FACTOR`` when they are set.
-    """
-    initial = (
-        _env_float("ANYIO_WS_BACKOFF_INITIAL_DELAY", 5.0)
-        if initial_delay is None
-        else initial_delay
-    )
-    delay = _env_float("ANYIO_WS_BACKOFF_MIN_DELAY", 3.1) if min_delay is None else min_delay
-    top = _env_float("ANYIO_WS_BACKOFF_MAX_DELAY", 90.0) if max_delay is None else max_delay
-    growth = _env_float("ANYIO_WS_BACKOFF_FACTOR", 1.618) if factor is None else factor
-    yield random.random() * initial
-    while delay < top:
-        yield delay
-        delay *= growth
-    while True:
-        yield top
-
-
-def process_exception(exc: Exception) -> Exception | None:
-    """Tell whether a failed connection attempt is worth retrying (the default policy).
-
-    Returns ``None`` to retry: network errors (``OSError``, the transport breaking),
-    timeouts, a server that closed the connection during the handshake, and the
-    server errors 500, 502, 503 and 504. Returns ``exc`` for anything else, which
-    ``async for ws in connect(...)`` then raises: a 403 or a bad URI will not get
-    better by trying again.
-    """
-    if isinstance(exc, (TimeoutError, *TRANSPORT_ERRORS)):
-        return None
-    if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
-        return None
-    if isinstance(exc, InvalidStatus) and exc.response.status_code in RETRYABLE_STATUSES:
-        return None
-    return exc
 
 
 class connect(Startable):
@@ -275,10 +205,7 @@ class connect(Startable):
     ) -> None:
         self.uri = parse_uri(uri)
         self.uri_string = uri
-        if ssl is not None and not self.uri.secure:
-            raise ValueError("ssl= is only for wss:// URIs")
-        if self.uri.secure and ssl is None:
-            ssl = ssl_module.create_default_context()
+        ssl = check_tls(self.uri, ssl)
         check_connection_options(
             max_size=max_size,
             max_queue=max_queue,
@@ -288,17 +215,17 @@ class connect(Startable):
             ping_timeout=ping_timeout,
             write_limit=write_limit,
         )
-        _check_transport(sock, stream, unix_path)
+        check_transport(sock, stream, unix_path)
         self.sock = sock
         self.stream = stream
         self.unix_path = unix_path
-        self.proxy = _check_proxy(proxy, proxy_ssl, sock, stream, unix_path)
+        self.proxy = check_proxy(proxy, proxy_ssl, sock, stream, unix_path)
         self.proxy_ssl = proxy_ssl
         self.proxy_server_hostname = proxy_server_hostname
         if not callable(process_exception):
             raise TypeError(f"process_exception must be callable, not {process_exception!r}")
         self.process_exception = process_exception
-        self.reconnect_delays = _check_delays(reconnect_delays)
+        self.reconnect_delays = check_delays(reconnect_delays)
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.origin = origin
@@ -321,7 +248,7 @@ class connect(Startable):
         self.task_group = task_group
         self._own_group: anyio.abc.TaskGroup | None = None
         self._connection: ClientConnection | None = None
-        self._iterator: weakref.ref[_Reconnecting] | None = None
+        self._iterator: weakref.ref[Reconnecting[ClientConnection]] | None = None
         self._loop: AsyncGenerator[ClientConnection, None] | None = None
 
     # --------------------------------------------------------- entry points
@@ -357,13 +284,7 @@ class connect(Startable):
 
     async def __aenter__(self) -> ClientConnection:
         group = anyio.create_task_group()
-        await group.__aenter__()
-        try:
-            self._connection = await self._open(group)
-        except BaseException:
-            # Exit the group without the exception so that it is not wrapped in a group.
-            await group.__aexit__(None, None, None)
-            raise
+        self._connection = await open_in_group(group, self._open)
         self._own_group = group
         return self._connection
 
@@ -376,7 +297,7 @@ class connect(Startable):
         assert self._own_group is not None and self._connection is not None
         self._connection._reading_over()
         await self._connection.close()
-        await self._own_group.__aexit__(None, None, None)
+        await leave_group(self._own_group)
 
     def __aiter__(self) -> AsyncIterator[ClientConnection]:
         if self.sock is not None or self.stream is not None:
@@ -384,7 +305,7 @@ class connect(Startable):
                 "reconnecting needs a new transport each time: not with sock= or stream="
             )
         if self.task_group is not None:
-            iterator = _Reconnecting(self)
+            iterator = Reconnecting(self)
             # A weak reference: dropping the iterator must release its connection.
             self._iterator = weakref.ref(iterator)
             return iterator
@@ -395,7 +316,7 @@ class connect(Startable):
         # generator works on a copy of this object, so that holding it here makes no
         # cycle: a bare loop's generator is dropped (and finalized) as soon as the
         # loop is left, while `aclosing(connect(...))` keeps it for aclose().
-        self._loop = _connections(_Reconnecting(copy.copy(self)))
+        self._loop = _connections(Reconnecting(copy.copy(self)))
         return self._loop
 
     async def aclose(self) -> None:
@@ -445,36 +366,31 @@ class connect(Startable):
     async def _handshake_following_redirects(
         self,
     ) -> tuple[ByteStream, ClientHandshake, Response]:
+        """Run the handshake, then again wherever redirects send it (see ``_redirects``)."""
         uri_string, uri, headers = self.uri_string, self.uri, self.additional_headers
-        for _ in range(MAX_REDIRECTS + 1):
+        followed = 0
+        while True:
             try:
                 return await self._handshake(uri, headers)
             except InvalidStatus as exc:
-                location = _redirect_location(exc.response)
-                if location is None:
+                redirect = follow_redirect(
+                    exc.response,
+                    uri_string,
+                    uri,
+                    headers,
+                    followed=followed,
+                    given_stream=self.sock is not None or self.stream is not None,
+                    unix_socket=self.unix_path is not None,
+                )
+                if redirect is None:
                     raise
-                new_string = urllib.parse.urljoin(uri_string, location)
-                new_uri = self._check_redirect(uri, new_string)
-                if _origin(new_uri) != _origin(uri):
-                    headers = _without_credentials(headers)
-                uri_string, uri = new_string, new_uri
-        raise SecurityError(f"more than {MAX_REDIRECTS} redirects")
-
-    def _check_redirect(self, old: WebSocketURI, new_string: str) -> WebSocketURI:
-        new = parse_uri(new_string)
-        # A relative location keeps the user info of the URI it is resolved against.
-        shown = redact_uri(new_string)
-        if old.secure and not new.secure:
-            raise SecurityError(f"cannot follow redirect to non-secure URI {shown}")
-        if self.sock is not None or self.stream is not None:
-            raise ValueError(f"cannot follow redirect to {shown} over sock= or stream=")
-        if self.unix_path is not None and _origin(new) != _origin(old):
-            raise ValueError(f"cannot follow cross-origin redirect to {shown} on a Unix socket")
-        return new
+                uri_string, uri, headers = redirect
+                followed += 1
 
     async def _handshake(
         self, uri: WebSocketURI, headers: HeadersLike | None
     ) -> tuple[ByteStream, ClientHandshake, Response]:
+        """One request and its response, on a new stream to ``uri`` (aborted on failure)."""
         handshake = ClientHandshake(
             uri,
             origin=self.origin,
@@ -484,7 +400,7 @@ class connect(Startable):
             user_agent_header=self.user_agent_header,
             max_header_size=self.max_header_size,
         )
-        stream = await self._open_stream(uri)
+        stream = await open_stream(self, uri)
         try:
             await stream.send(handshake.data_to_send())
             response = await _read_response(stream, handshake)
@@ -493,199 +409,6 @@ class connect(Startable):
             await abort(stream)
             raise
         return stream, handshake, response
-
-    async def _open_stream(self, uri: WebSocketURI) -> ByteStream:
-        """The byte stream to the server, TLS included for ``wss://``.
-
-        A refused connection raises ``ConnectionRefusedError`` on both backends, as
-        websockets users expect: anyio says ``OSError("All connection attempts
-        failed")`` on trio, with the refusals as its cause.
-        """
-        try:
-            return await self._connect_stream(uri)
-        except OSError as exc:
-            refused = _refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
-
-    async def _connect_stream(self, uri: WebSocketURI) -> ByteStream:
-        ssl = self.ssl if self.ssl is not None else _default_tls(uri)
-        hostname = self.server_hostname if uri.host == self.uri.host else None
-        hostname = hostname or uri.host
-        if self.stream is not None:
-            return self.stream
-        if self.sock is not None:
-            return await open_socket(self.sock, ssl, hostname)
-        if self.unix_path is not None:
-            return await open_unix(self.unix_path, ssl, hostname)
-        proxy = self._proxy_for(uri)
-        if proxy is None:
-            return await open_tcp(uri.host, uri.port, ssl, hostname)
-        proxy_ssl = self.proxy_ssl
-        if proxy.scheme == "https" and proxy_ssl is None:
-            proxy_ssl = ssl_module.create_default_context()
-        stream = await open_tunnel(
-            proxy,
-            uri,
-            proxy_ssl=proxy_ssl if proxy.scheme == "https" else None,
-            proxy_server_hostname=self.proxy_server_hostname,
-            user_agent_header=self.user_agent_header,
-        )
-        return stream if ssl is None else await wrap_tls(stream, ssl, hostname)
-
-    def _proxy_for(self, uri: WebSocketURI) -> Proxy | None:
-        if isinstance(self.proxy, Proxy) or self.proxy is None:
-            return self.proxy
-        configured = get_proxy(uri)
-        if configured is None:
-            return None
-        proxy = parse_proxy(configured)
-        if proxy.is_socks:
-            check_socks_support()
-        return proxy
-
-
-class _Lease:
-    """Tells a connection held in a caller's task group when to close, and when it has."""
-
-    def __init__(self) -> None:
-        self.released = anyio.Event()
-        self.done = anyio.Event()
-
-    def release(self) -> None:
-        with suppress(Exception):  # from a finalizer: never raise there
-            self.released.set()
-
-
-class _Reconnecting:
-    """``async for ws in connect(...)``: one connection after another.
-
-    ``__anext__`` closes the previous connection, then opens the next one, retrying
-    with back-off; ``aclose()`` ends it all.
-
-    With ``task_group=``, each connection is held by a task in that group (in a task
-    group of its own), which closes it when released: by the next step, by
-    ``aclose()``, or when the iterator is dropped after a ``break`` (a finalizer).
-    Without, each connection runs inline (``Connection.start_inline``): no task and
-    no cancel scope outlives a call, so the loop's body can be left at any point and
-    the connection closed from any task (see ``_connections``).
-    """
-
-    def __init__(self, connector: connect) -> None:
-        self._connector = connector
-        self._lease: _Lease | None = None
-        self._connection: ClientConnection | None = None
-        self._finished = False
-
-    def __aiter__(self) -> _Reconnecting:
-        return self
-
-    async def __anext__(self) -> ClientConnection:
-        await self._release()
-        if self._finished:
-            raise StopAsyncIteration
-        delays: Iterator[float] | None = None
-        while True:
-            try:
-                return await self._attempt()
-            except Exception as exc:
-                if delays is None:
-                    delays = iter(_fresh_delays(self._connector.reconnect_delays))
-                delay = self._retry_delay(exc, delays)
-            except BaseException:
-                self._finished = True
-                raise
-            await anyio.sleep(delay)
-
-    async def aclose(self) -> None:
-        """Close the current connection, if any; the loop then ends."""
-        self._finished = True
-        await self._release()
-
-    async def _attempt(self) -> ClientConnection:
-        task_group = self._connector.task_group
-        if task_group is not None:
-            lease = _Lease()
-            connection: ClientConnection = await task_group.start(
-                _hold_connection, self._connector, lease
-            )
-            weakref.finalize(self, lease.release)
-            self._lease, self._connection = lease, connection
-            return connection
-        self._connection = await self._connector._open(None)
-        return self._connection
-
-    def _retry_delay(self, exc: Exception, delays: Iterator[float]) -> float:
-        """The delay before the next attempt; raises what should end the loop."""
-        try:
-            decision = self._connector.process_exception(exc)
-        except Exception as raised:  # raising instead of returning: a common slip
-            decision = raised
-        delay = None if decision is not None else next(delays, None)
-        if decision is not None or delay is None:
-            self._finished = True
-            error = decision or exc
-            if error is exc:
-                raise exc
-            raise error from exc
-        if not isinstance(delay, Real) or isinstance(delay, bool) or delay < 0:
-            self._finished = True
-            raise ValueError(f"reconnect_delays gave {delay!r}: not a number >= 0")
-        self._connector.logger.info(
-            "connect failed; reconnecting in %.1f seconds: %s",
-            delay,
-            traceback.format_exception_only(type(exc), exc)[-1].strip(),
-        )
-        return float(delay)
-
-    async def _release(self) -> None:
-        lease, connection = self._lease, self._connection
-        self._lease = self._connection = None
-        if lease is not None:
-            lease.release()
-            with anyio.CancelScope(shield=True):  # closing is bounded by close_timeout
-                await lease.done.wait()
-        elif connection is not None:
-            await connection.close()
-
-
-async def _connections(iterator: _Reconnecting) -> AsyncGenerator[ClientConnection, None]:
-    """The connections of ``iterator``, closing the last one when the loop is left."""
-    try:
-        async for connection in iterator:
-            yield connection
-    finally:
-        await iterator.aclose()
-
-
-async def _hold_connection(
-    connector: connect,
-    lease: _Lease,
-    *,
-    task_status: anyio.abc.TaskStatus[ClientConnection] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Open a connection in a group of its own and keep it until ``lease`` is released.
-
-    A module function, not a method: the task must not keep the iterator alive, or
-    its finalizer could never release a connection left behind by ``break``.
-    """
-    try:
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        try:
-            connection = await connector._open(group)
-        except BaseException:
-            await group.__aexit__(None, None, None)
-            raise
-        try:
-            task_status.started(connection)
-            await lease.released.wait()
-        finally:
-            await connection.close()
-            await group.__aexit__(None, None, None)
-    finally:
-        lease.done.set()
 
 
 def unix_connect(
@@ -707,117 +430,19 @@ def unix_connect(
 # ------------------------------------------------------------------ helpers
 
 
-def _check_transport(
-    sock: socket.socket | None, stream: ByteStream | None, unix_path: object
-) -> None:
-    given = [
-        name
-        for name, value in (("sock", sock), ("stream", stream), ("unix path", unix_path))
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise ValueError(f"give at most one of sock=, stream= and a Unix path, not {given}")
-    if sock is not None and not isinstance(sock, socket.socket):
-        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
-    if stream is not None and not isinstance(stream, ByteStream):
-        raise TypeError(f"stream must be an anyio.abc.ByteStream, not {type(stream).__name__}")
-    if unix_path is not None and not isinstance(unix_path, (str, os.PathLike)):
-        raise TypeError(f"a Unix socket path must be a str or a path, not {unix_path!r}")
+async def _connections(
+    iterator: Reconnecting[ClientConnection],
+) -> AsyncGenerator[ClientConnection, None]:
+    """The connections of ``iterator``, closing the last one when the loop is left.
 
-
-def _check_proxy(
-    proxy: object,
-    proxy_ssl: ssl_module.SSLContext | None,
-    sock: object,
-    stream: object,
-    unix_path: object,
-) -> Proxy | Literal[True] | None:
-    """Validate ``proxy=`` and its TLS option; parse an explicit proxy URI now."""
-    if proxy_ssl is not None and not isinstance(proxy_ssl, ssl_module.SSLContext):
-        raise TypeError(f"proxy_ssl must be an ssl.SSLContext, not {proxy_ssl!r}")
-    if proxy is None:
-        return None
-    if proxy is True:
-        # A socket, a stream or a Unix path is already the way to the server.
-        direct = sock is not None or stream is not None or unix_path is not None
-        return None if direct else True
-    if not isinstance(proxy, str):
-        raise TypeError(f"proxy must be True, None or a proxy URI, not {proxy!r}")
-    if sock is not None or stream is not None or unix_path is not None:
-        raise ValueError("proxy= cannot be combined with sock=, stream= or a Unix socket")
-    parsed = parse_proxy(proxy)
-    if parsed.is_socks:
-        check_socks_support()
-    if proxy_ssl is not None and parsed.scheme != "https":
-        raise ValueError(f"proxy_ssl= is only for https:// proxies, not {parsed.scheme}://")
-    return parsed
-
-
-def _check_delays(delays: object) -> ReconnectDelays:
-    if callable(delays):
-        return delays
-    if isinstance(delays, (str, bytes)) or not isinstance(delays, Sequence):
-        raise TypeError(
-            "reconnect_delays must be a sequence of seconds or a function returning "
-            f"an iterable of them, not {delays!r}"
-        )
-    for delay in delays:
-        if not isinstance(delay, Real) or isinstance(delay, bool) or delay < 0:
-            raise ValueError(f"reconnect_delays must be numbers >= 0, not {delay!r}")
-    return delays
-
-
-def _fresh_delays(delays: ReconnectDelays) -> Iterable[float]:
-    return delays() if callable(delays) else delays
-
-
-def _refusal(exc: OSError) -> ConnectionRefusedError | None:
-    """A ``ConnectionRefusedError`` for an ``OSError`` that only wraps refusals, else None.
-
-    anyio's ``connect_tcp`` tries every address and raises ``OSError`` from the one
-    refusal, or from an ``ExceptionGroup`` of them.
+    Here, not in ``_reconnect``: trio's ``ResourceWarning`` for a generator dropped
+    unfinished names it by module, and filters name ``anyio_ws.client._connections``.
     """
-    if isinstance(exc, ConnectionRefusedError):
-        return None
-    cause = exc.__cause__
-    if isinstance(cause, BaseExceptionGroup):
-        refused, rest = cause.split(ConnectionRefusedError)
-        if refused is None or rest is not None:
-            return None
-        cause = refused
-        while isinstance(cause, BaseExceptionGroup):
-            cause = cause.exceptions[0]
-    if not isinstance(cause, ConnectionRefusedError):
-        return None
-    return ConnectionRefusedError(cause.errno, cause.strerror or str(cause))
-
-
-def _default_tls(uri: WebSocketURI) -> ssl_module.SSLContext | None:
-    return ssl_module.create_default_context() if uri.secure else None
-
-
-def _origin(uri: WebSocketURI) -> tuple[bool, str, int]:
-    return uri.secure, uri.host, uri.port
-
-
-def _redirect_location(response: Response) -> str | None:
-    if response.status_code not in REDIRECT_STATUSES:
-        return None
-    locations = response.headers.get_all("Location")
-    return locations[0] if len(locations) == 1 else None
-
-
-def _without_credentials(headers: HeadersLike | None) -> Headers | None:
-    """``headers`` less those that must not follow a redirect to another origin."""
-    if headers is None:
-        return None
-    return Headers(
-        [
-            (name, value)
-            for name, value in Headers(headers).raw_items()
-            if name.lower() not in _CREDENTIAL_HEADERS
-        ]
-    )
+    try:
+        async for connection in iterator:
+            yield connection
+    finally:
+        await iterator.aclose()
 
 
 async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Response:

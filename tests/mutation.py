@@ -48,6 +48,7 @@ CONNECTION_TESTS = (
     "tests/test_reconnect_bare.py",
     "tests/test_idioms.py",
     "tests/test_transports.py",
+    "tests/test_task_groups.py",
 )
 
 # The connection layer's close, keepalive and read paths, and the server's and the
@@ -125,12 +126,20 @@ CONNECTION_PATTERNS = (
             "xǁconnectǁ__aexit__",
             "xǁconnectǁaclose",
             "xǁconnectǁ_hold",
-            "xǁ_Reconnectingǁaclose",
-            "xǁ_Reconnectingǁ_release",
             "xǁClientConnectionǁ_close_code_when_cancelled",
-            "x__hold_connection",
         )
     ),
+    *(
+        f"anyio_ws._reconnect.{function}__mutmut_*"
+        for function in (
+            "xǁReconnectingǁaclose",
+            "xǁReconnectingǁ_release",
+            "x_hold_connection",
+        )
+    ),
+    # Entering and leaving the client's own task groups, once inline in the above.
+    "anyio_ws._task_groups.x_open_in_group__mutmut_*",
+    "anyio_ws._task_groups.x_leave_group__mutmut_*",
 )
 
 
@@ -157,6 +166,8 @@ LAYERS = {
             "anyio_ws/_server_lifecycle.py",
             "anyio_ws/_server_connection.py",
             "anyio_ws/client.py",
+            "anyio_ws/_reconnect.py",
+            "anyio_ws/_task_groups.py",
         ),
         CONNECTION_TESTS,
         CONNECTION_PATTERNS,
