@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream
 
-from ._sync import Flag
+from ._locks import Flag
 from .core.protocol import Protocol
 from .exceptions import ConnectionClosed
 

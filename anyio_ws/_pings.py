@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from ._link import Link
-from ._sync import Flag
+from ._locks import Flag
 from .exceptions import ConcurrencyError
 
 __all__ = ["Keepalive", "KeepaliveTicket", "Pings", "PongWaiter"]

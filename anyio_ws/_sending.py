@@ -19,9 +19,9 @@ from typing import TypeVar
 import anyio
 
 from ._link import Link
+from ._locks import SendLock
 from ._options import parse_write_limit
 from ._streams import TRANSPORT_ERRORS, abort, half_close
-from ._sync import SendLock
 from .core.protocol import State
 from .exceptions import ConnectionClosed
 

@@ -22,8 +22,8 @@ import anyio
 from anyio.abc import ByteStream
 
 from ._handlers import Handler
+from ._locks import Flag
 from ._streams import abort
-from ._sync import Flag
 from .connection import Connection
 from .core.handshake import ServerHandshake
 from .core.http import Request, Response

@@ -129,6 +129,10 @@ class Server:
         """Serve until ``close()`` is called or the surrounding scope is cancelled."""
         await self._closed.wait()
 
+    async def _start_in(self, group: anyio.abc.TaskGroup) -> None:
+        """Start ``_run()`` in ``group`` (``serve``'s own, entered by hand)."""
+        group.start_soon(self._run)
+
     async def _run(self) -> None:
         """Accept until closed; then close connections and wait for their tasks.
 

@@ -46,6 +46,7 @@ from ._server_connection import ServerConnection as ServerConnection
 from ._server_handshake import OpeningHandshake, format_address
 from ._server_lifecycle import Server as Server
 from ._startable import Startable
+from ._task_groups import leave_group, open_in_group
 from .core.extensions.base import ServerExtensionFactory
 from .core.extensions.permessage_deflate import enable_server_permessage_deflate
 from .core.handshake import OriginPattern, validate_origins
@@ -261,8 +262,7 @@ class serve(Startable):
             ),
         )
         self._server_group = anyio.create_task_group()
-        await self._server_group.__aenter__()
-        self._server_group.start_soon(server._run)
+        await open_in_group(self._server_group, server._start_in)
         self._server = server
         where = ", ".join(map(format_address, server.addresses)) or ", ".join(map(repr, listeners))
         self.logger.info("server listening on %s", where)
@@ -290,7 +290,7 @@ class serve(Startable):
         self._server.close()
         with anyio.CancelScope(shield=True):
             await self._server.wait_closed()
-        await self._server_group.__aexit__(None, None, None)
+        await leave_group(self._server_group)
 
     async def __call__(
         self, *, task_status: anyio.abc.TaskStatus[Server] = anyio.TASK_STATUS_IGNORED

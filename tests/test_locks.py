@@ -6,7 +6,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from anyio_ws._sync import Flag, SendLock
+from anyio_ws._locks import Flag, SendLock
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 

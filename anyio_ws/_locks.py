@@ -1,4 +1,4 @@
-"""Two small synchronisation primitives that cost nothing until someone waits.
+"""The send lock and the closed flag: two primitives that cost nothing until someone waits.
 
 Every connection needs a "closed" flag and a send lock, but most never wait on either:
 an ``anyio.Event`` or ``anyio.Lock`` allocates its waiter queue up front (about 0.6 KiB
