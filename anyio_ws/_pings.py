@@ -7,7 +7,6 @@ only the latest of several pings, every ping sent before it.
 from __future__ import annotations
 
 import heapq
-import math
 import os
 from collections.abc import Callable, Generator
 from typing import Any
@@ -118,14 +117,13 @@ class Keepalive:
     pong closes it.
     """
 
-    __slots__ = ("_due", "_interval", "_order", "_sleeping_until", "_timeout", "_wake")
+    __slots__ = ("_due", "_interval", "_order", "_timeout", "_wake")
 
     def __init__(self, interval: float, timeout: float | None) -> None:
         self._interval = interval
         self._timeout = timeout
         self._due: list[tuple[float, int, KeepaliveTicket]] = []
         self._order = 0  # breaks ties in the heap: tickets are not comparable
-        self._sleeping_until = math.inf
         self._wake: anyio.Event | None = None
 
     def fits(self, interval: float, timeout: float | None) -> bool:
@@ -142,7 +140,7 @@ class Keepalive:
     def _schedule(self, when: float, ticket: KeepaliveTicket) -> None:
         self._order += 1
         heapq.heappush(self._due, (when, self._order, ticket))
-        if when < self._sleeping_until and self._wake is not None:
+        if self._wake is not None:  # asleep with nothing to ping: wake up
             self._wake.set()
 
     async def run(self) -> None:
@@ -153,11 +151,15 @@ class Keepalive:
             while due and due[0][0] <= now:
                 _, _, ticket = heapq.heappop(due)
                 self._visit(ticket, now)
-            self._sleeping_until = due[0][0] if due else math.inf
-            wake = self._wake = anyio.Event()
-            with anyio.move_on_after(self._sleeping_until - now):
+            if due:
+                # Every entry is scheduled at most ``interval`` after the time it is
+                # scheduled, and a new connection's first ping exactly ``interval``
+                # after now: nothing added while we sleep can be due before the head.
+                await anyio.sleep(due[0][0] - now)
+            else:
+                wake = self._wake = anyio.Event()
                 await wake.wait()
-            self._wake = None
+                self._wake = None
 
     def _visit(self, ticket: KeepaliveTicket, now: float) -> None:
         ping = ticket.ping
