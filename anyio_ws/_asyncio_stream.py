@@ -248,6 +248,24 @@ class AsyncioSocketStream(anyio.abc.SocketStream):
         """Bytes written but not yet taken by the kernel."""
         return self._transport.get_write_buffer_size()
 
+    def close_at_once(self) -> bool:
+        """Close without waiting, when waiting would change nothing; whether it did.
+
+        Plain TCP with nothing left to write: the transport closes the socket in the
+        loop's next step, so there is nothing to wait for and no cancel scope to pay.
+        Otherwise (TLS, or bytes still buffered for a slow peer) it is ``aclose()``'s
+        job, bounded by the caller.
+        """
+        protocol = self._protocol
+        if protocol.tls or self._transport.get_write_buffer_size():
+            return self._closed and protocol.lost
+        if not self._closed:
+            self._closed = True
+            self._transport.close()
+            _wake(protocol.read_waiter)
+            _wake(protocol.write_waiter)
+        return True
+
     def _check_writable(self) -> None:
         if self._closed:
             raise anyio.ClosedResourceError

@@ -56,6 +56,8 @@ async def half_close(stream: ByteStream) -> None:
 
 async def abort(stream: ByteStream) -> None:
     """Close ``stream`` now, without waiting on the peer and without raising."""
+    if type(stream) is _asyncio_stream.AsyncioSocketStream and stream.close_at_once():
+        return  # the common case on asyncio: no scope, no wait
     with anyio.CancelScope(shield=True), suppress(*TRANSPORT_ERRORS):
         with anyio.move_on_after(1):
             await stream.aclose()

@@ -203,6 +203,36 @@ async def test_aclose_flushes_what_was_sent():
             await server.receive()
 
 
+async def test_close_at_once_closes_plain_tcp_with_nothing_to_write() -> None:
+    """abort()'s fast path: no wait, and what was written before still arrives."""
+    async with stream_pair() as (server, client):
+        await client.send(b"last words")
+        assert client.close_at_once()  # the kernel took the bytes: nothing buffered
+        assert client.close_at_once()  # and again: already closed
+        with pytest.raises(anyio.ClosedResourceError):
+            await client.send(b"x")
+        assert await receive_exactly(server, 10) == b"last words"
+        with pytest.raises(anyio.EndOfStream):
+            await server.receive()
+
+
+async def test_close_at_once_leaves_buffered_bytes_to_aclose() -> None:
+    """With bytes still buffered for a slow peer, closing at once would wait on it: no."""
+    async with stream_pair() as (server, client):
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.send, b"x" * 32 * 2**20)  # far beyond the kernel's buffer
+            await wait_until_stuck(client)
+            assert not client.close_at_once()
+            assert not client._closed  # untouched: still usable, still sending
+            group.cancel_scope.cancel()
+
+
+async def test_close_at_once_leaves_tls_to_aclose(contexts) -> None:
+    async with stream_pair(contexts) as (_, client):
+        assert not client.close_at_once()
+        assert not client._closed
+
+
 async def test_a_cancelled_aclose_aborts():
     """A peer that does not read cannot hold a graceful close: cancelling it aborts."""
     payload = os.urandom(32 * 2**20)
