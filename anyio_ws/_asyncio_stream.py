@@ -248,6 +248,17 @@ class AsyncioSocketStream(anyio.abc.SocketStream):
         """Bytes written but not yet taken by the kernel."""
         return self._transport.get_write_buffer_size()
 
+    def socket_address(self, local: bool) -> object:
+        """``SocketAttribute.local_address`` (or ``remote_address``) without building
+        every attribute: the transport noted both when it was made. ``None`` if unknown."""
+        address = self._transport.get_extra_info("sockname" if local else "peername")
+        if isinstance(address, tuple) and len(address) == 4:  # IPv6: as anyio gives it
+            host, port, _flowinfo, scope_id = address
+            if scope_id:
+                host = f"{host.split('%')[0]}%{scope_id}"
+            return host, port
+        return address
+
     def close_at_once(self) -> bool:
         """Close without waiting, when waiting would change nothing; whether it did.
 

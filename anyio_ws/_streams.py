@@ -67,6 +67,8 @@ async def abort(stream: ByteStream) -> None:
 
 def address_of(stream: ByteStream, attribute: object) -> object:
     """The socket address behind ``stream`` (through TLS), or ``None``."""
+    if type(stream) is _asyncio_stream.AsyncioSocketStream:
+        return stream.socket_address(attribute is anyio.abc.SocketAttribute.local_address)
     try:
         return stream.extra(attribute)
     except anyio.TypedAttributeLookupError:

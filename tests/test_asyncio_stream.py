@@ -370,6 +370,29 @@ async def test_big_data_both_ways_at_once():
     assert digests["from server"] == hashlib.sha256(data["server"]).hexdigest()
 
 
+async def test_socket_address_agrees_with_the_typed_attributes():
+    """The quick path address_of() takes gives what extra() gives, IPv6 included."""
+    for host in ("127.0.0.1", "::1"):
+        try:
+            listener = await anyio.create_tcp_listener(local_host=host)
+        except OSError:  # no IPv6 on this machine
+            continue
+        async with listener:
+            port = listener.extra(SocketAttribute.local_port)
+            sock = socket.create_connection((host, port))
+            with sock:
+                raw = listener.extra(SocketAttribute.raw_socket)
+                accepted, _ = raw.accept()
+                stream = await open_accepted(accepted, None)
+                async with stream:
+                    for local, attribute in (
+                        (True, SocketAttribute.local_address),
+                        (False, SocketAttribute.remote_address),
+                    ):
+                        assert stream.socket_address(local) == stream.extra(attribute)
+                    assert stream.socket_address(False) == sock.getsockname()[:2]
+
+
 async def test_socket_attributes():
     async with stream_pair() as (server, client):
         assert server.extra(SocketAttribute.local_address) == client.extra(
