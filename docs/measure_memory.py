@@ -127,6 +127,13 @@ async def measure_client(backend: str, compression: str, exchange: bool, connect
     port = int(await anyio.to_thread.run_sync(child.stdout.readline))
     async with anyio.create_task_group() as tg:
         opened: list[anyio_ws.ClientConnection] = []
+        # One connection first, closed before measuring: what the first connection
+        # loads once (a module imported on first use) is not a per-connection cost.
+        async with anyio_ws.connect(
+            f"ws://127.0.0.1:{port}/", compression=compression_option(compression)
+        ) as warm:
+            await warm.send(MESSAGE)
+            await warm.recv()
 
         async def open_all() -> None:
             for _ in range(connections):
