@@ -23,6 +23,7 @@ import anyio.streams.tls
 from anyio.abc import ByteStream
 
 from ._asyncio_stream import open_accepted
+from ._options import ConnectionOptions
 from ._server_connection import (
     CreateServerConnection,
     HookResult,
@@ -57,22 +58,16 @@ __all__ = [
 class OpeningHandshake:
     """Opens the connections of one server, with its options.
 
-    The options are ``serve()``'s of the same names; the connection options
-    (``max_queue`` to ``write_limit``) go to ``create_connection`` unchanged.
+    The options are ``serve()``'s of the same names; ``options`` holds those that
+    build each connection and its protocol, shared with ``serve()`` as they are.
     """
 
     def __init__(
         self,
         *,
+        options: ConnectionOptions,
         ssl: ssl_module.SSLContext | None,
-        open_timeout: float | None,
         create_connection: CreateServerConnection,
-        max_size: int | None | tuple[int | None, int | None],
-        max_queue: int | None | tuple[int | None, int | None],
-        close_timeout: float | None,
-        ping_interval: float | None,
-        ping_timeout: float | None,
-        write_limit: int | tuple[int, int | None],
         origins: Sequence[OriginPattern] | None,
         extensions: Sequence[ServerExtensionFactory],
         subprotocols: Sequence[str] | None,
@@ -81,17 +76,11 @@ class OpeningHandshake:
         process_response: ProcessResponse | None,
         server_header: str | None,
         max_header_size: int,
-        logger: LoggerLike,
     ) -> None:
+        self.options = options
+        self.logger = options.logger
         self.ssl = ssl
-        self.open_timeout = open_timeout
         self.create_connection = create_connection
-        self.max_size = max_size
-        self.max_queue = max_queue
-        self.close_timeout = close_timeout
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.write_limit = write_limit
         self.origins = origins
         self.extensions = extensions
         self.subprotocols = subprotocols
@@ -100,7 +89,6 @@ class OpeningHandshake:
         self.process_response = process_response
         self.server_header = server_header
         self.max_header_size = max_header_size
-        self.logger = logger
 
     async def open(
         self, server: Server | None, accepted: ByteStream | socket.socket, streams: list[ByteStream]
@@ -113,7 +101,7 @@ class OpeningHandshake:
         """
         stream: ByteStream
         try:
-            with anyio.fail_after(self.open_timeout):
+            with anyio.fail_after(self.options.open_timeout):
                 if isinstance(accepted, socket.socket):  # asyncio, TLS there included
                     stream = await open_accepted(accepted, self.ssl)
                     streams.append(stream)
@@ -136,14 +124,7 @@ class OpeningHandshake:
             return None
         if response is None:
             return None
-        protocol = Protocol(
-            Side.SERVER,
-            max_size=self.max_size,
-            extensions=handshake.extensions,
-            trailing_data=handshake.trailing_data,
-            logger=self.logger,
-            stream_fragments=True,
-        )
+        protocol = self.options.protocol(Side.SERVER, handshake.extensions, handshake.trailing_data)
         connection._opened(protocol, response, handshake.subprotocol)
         return connection
 
@@ -154,16 +135,8 @@ class OpeningHandshake:
         # A stand-in until the handshake is done: nothing is fed to it, it only tells
         # the state, and send() or ping() in a hook raises ConnectionClosed.
         protocol = Protocol(Side.SERVER, logger=self.logger, connecting=True)
-        connection = self.create_connection(
-            stream,
-            protocol,
-            server=server,
-            max_queue=self.max_queue,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            write_limit=self.write_limit,
-            logger=self.logger,
+        connection = self.options.connection(
+            self.create_connection, stream, protocol, server=server
         )
         select = self.select_subprotocol
         handshake = ServerHandshake(
