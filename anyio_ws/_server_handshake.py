@@ -23,6 +23,7 @@ import anyio.streams.tls
 from anyio.abc import ByteStream
 
 from ._asyncio_stream import open_accepted
+from ._http_head import read_head
 from ._options import ConnectionOptions
 from ._server_connection import (
     CreateServerConnection,
@@ -49,7 +50,6 @@ __all__ = [
     "format_address",
     "log_response",
     "loggable_target",
-    "read_request",
     "run_hook",
     "send_rejection",
 ]
@@ -155,7 +155,11 @@ class OpeningHandshake:
     ) -> Response | None:
         """Read the request, decide, write the response; the 101 sent, or None."""
         try:
-            request = await read_request(connection.stream, handshake)
+            # A peer that sends nothing (a port scanner, a health probe) raises
+            # EndOfStream: not worth an HTTP error, nor an INFO line.
+            request = await read_head(
+                connection.stream, handshake, handshake.next_request, quiet_if_silent=True
+            )
         except InvalidMessage as exc:
             log_response(self.logger, connection.remote_address, None, exc.status, exc)
             await send_rejection(
@@ -223,28 +227,6 @@ class OpeningHandshake:
         self.logger.exception(message)
         text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
         return handshake.reject(HTTPStatus.INTERNAL_SERVER_ERROR, text)
-
-
-async def read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:
-    """Read until the handshake has a whole request (it bounds the header size).
-
-    A peer that closes before sending a byte (a port scanner, a health probe) raises
-    ``EndOfStream``: it is not worth an HTTP error, nor an INFO line.
-    """
-    received = False
-    while True:
-        request = handshake.next_request()
-        if request is not None:
-            return request
-        try:
-            data = await stream.receive()
-        except anyio.EndOfStream:
-            if not received:
-                raise
-            handshake.receive_eof()
-        else:
-            received = True
-            handshake.receive_data(data)
 
 
 async def run_hook(hook: Callable[..., HookResult], *args: Any) -> Response | None:

@@ -28,6 +28,7 @@ import anyio.abc
 from anyio.abc import ByteStream
 
 from ._client_transport import check_proxy, check_tls, check_transport, open_stream
+from ._http_head import read_head
 from ._options import ConnectionOptions, OptionAttributes, with_compression
 from ._reconnect import RETRYABLE_STATUSES as RETRYABLE_STATUSES
 from ._reconnect import (
@@ -50,7 +51,7 @@ from .core.handshake import ClientHandshake
 from .core.http import HeadersLike, Response
 from .core.protocol import Side
 from .core.uri import WebSocketURI, parse_uri
-from .exceptions import InvalidMessage, InvalidStatus
+from .exceptions import InvalidStatus
 from .typing import LoggerLike
 
 __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
@@ -385,7 +386,8 @@ class connect(OptionAttributes, Startable):
         stream = await open_stream(self, uri)
         try:
             await stream.send(handshake.data_to_send())
-            response = await _read_response(stream, handshake)
+            # A hang-up raises InvalidMessage from EOFError: process_exception retries it.
+            response = await read_head(stream, handshake, handshake.next_response)
             handshake.process_response(response)
         except BaseException:
             await abort(stream)
@@ -425,27 +427,3 @@ async def _connections(
             yield connection
     finally:
         await iterator.aclose()
-
-
-async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Response:
-    """Read until the handshake has a whole response (it bounds the size).
-
-    When the server closes before answering, the ``InvalidMessage`` raised has an
-    ``EOFError`` as cause: ``process_exception`` retries that, as a network error.
-    """
-    while True:
-        response = handshake.next_response()
-        if response is not None:
-            return response
-        try:
-            data = await stream.receive()
-        except anyio.EndOfStream:
-            handshake.receive_eof()
-            try:
-                response = handshake.next_response()
-            except InvalidMessage as exc:
-                raise exc from EOFError("connection closed during the opening handshake")
-            if response is not None:
-                return response
-        else:
-            handshake.receive_data(data)
