@@ -23,6 +23,8 @@ import anyio.streams.tls
 from anyio.abc import ByteStream
 
 from ._asyncio_stream import open_accepted
+from ._http_head import read_head
+from ._options import ConnectionOptions
 from ._server_connection import (
     CreateServerConnection,
     HookResult,
@@ -48,7 +50,6 @@ __all__ = [
     "format_address",
     "log_response",
     "loggable_target",
-    "read_request",
     "run_hook",
     "send_rejection",
 ]
@@ -57,22 +58,16 @@ __all__ = [
 class OpeningHandshake:
     """Opens the connections of one server, with its options.
 
-    The options are ``serve()``'s of the same names; the connection options
-    (``max_queue`` to ``write_limit``) go to ``create_connection`` unchanged.
+    The options are ``serve()``'s of the same names; ``options`` holds those that
+    build each connection and its protocol, shared with ``serve()`` as they are.
     """
 
     def __init__(
         self,
         *,
+        options: ConnectionOptions,
         ssl: ssl_module.SSLContext | None,
-        open_timeout: float | None,
         create_connection: CreateServerConnection,
-        max_size: int | None | tuple[int | None, int | None],
-        max_queue: int | None | tuple[int | None, int | None],
-        close_timeout: float | None,
-        ping_interval: float | None,
-        ping_timeout: float | None,
-        write_limit: int | tuple[int, int | None],
         origins: Sequence[OriginPattern] | None,
         extensions: Sequence[ServerExtensionFactory],
         subprotocols: Sequence[str] | None,
@@ -81,17 +76,11 @@ class OpeningHandshake:
         process_response: ProcessResponse | None,
         server_header: str | None,
         max_header_size: int,
-        logger: LoggerLike,
     ) -> None:
+        self.options = options
+        self.logger = options.logger
         self.ssl = ssl
-        self.open_timeout = open_timeout
         self.create_connection = create_connection
-        self.max_size = max_size
-        self.max_queue = max_queue
-        self.close_timeout = close_timeout
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.write_limit = write_limit
         self.origins = origins
         self.extensions = extensions
         self.subprotocols = subprotocols
@@ -100,7 +89,6 @@ class OpeningHandshake:
         self.process_response = process_response
         self.server_header = server_header
         self.max_header_size = max_header_size
-        self.logger = logger
 
     async def open(
         self, server: Server | None, accepted: ByteStream | socket.socket, streams: list[ByteStream]
@@ -113,7 +101,7 @@ class OpeningHandshake:
         """
         stream: ByteStream
         try:
-            with anyio.fail_after(self.open_timeout):
+            with anyio.fail_after(self.options.open_timeout):
                 if isinstance(accepted, socket.socket):  # asyncio, TLS there included
                     stream = await open_accepted(accepted, self.ssl)
                     streams.append(stream)
@@ -136,14 +124,7 @@ class OpeningHandshake:
             return None
         if response is None:
             return None
-        protocol = Protocol(
-            Side.SERVER,
-            max_size=self.max_size,
-            extensions=handshake.extensions,
-            trailing_data=handshake.trailing_data,
-            logger=self.logger,
-            stream_fragments=True,
-        )
+        protocol = self.options.protocol(Side.SERVER, handshake.extensions, handshake.trailing_data)
         connection._opened(protocol, response, handshake.subprotocol)
         return connection
 
@@ -154,16 +135,8 @@ class OpeningHandshake:
         # A stand-in until the handshake is done: nothing is fed to it, it only tells
         # the state, and send() or ping() in a hook raises ConnectionClosed.
         protocol = Protocol(Side.SERVER, logger=self.logger, connecting=True)
-        connection = self.create_connection(
-            stream,
-            protocol,
-            server=server,
-            max_queue=self.max_queue,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            write_limit=self.write_limit,
-            logger=self.logger,
+        connection = self.options.connection(
+            self.create_connection, stream, protocol, server=server
         )
         select = self.select_subprotocol
         handshake = ServerHandshake(
@@ -182,7 +155,11 @@ class OpeningHandshake:
     ) -> Response | None:
         """Read the request, decide, write the response; the 101 sent, or None."""
         try:
-            request = await read_request(connection.stream, handshake)
+            # A peer that sends nothing (a port scanner, a health probe) raises
+            # EndOfStream: not worth an HTTP error, nor an INFO line.
+            request = await read_head(
+                connection.stream, handshake, handshake.next_request, quiet_if_silent=True
+            )
         except InvalidMessage as exc:
             log_response(self.logger, connection.remote_address, None, exc.status, exc)
             await send_rejection(
@@ -250,28 +227,6 @@ class OpeningHandshake:
         self.logger.exception(message)
         text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
         return handshake.reject(HTTPStatus.INTERNAL_SERVER_ERROR, text)
-
-
-async def read_request(stream: ByteStream, handshake: ServerHandshake) -> Request:
-    """Read until the handshake has a whole request (it bounds the header size).
-
-    A peer that closes before sending a byte (a port scanner, a health probe) raises
-    ``EndOfStream``: it is not worth an HTTP error, nor an INFO line.
-    """
-    received = False
-    while True:
-        request = handshake.next_request()
-        if request is not None:
-            return request
-        try:
-            data = await stream.receive()
-        except anyio.EndOfStream:
-            if not received:
-                raise
-            handshake.receive_eof()
-        else:
-            received = True
-            handshake.receive_data(data)
 
 
 async def run_hook(hook: Callable[..., HookResult], *args: Any) -> Response | None:

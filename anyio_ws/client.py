@@ -28,7 +28,8 @@ import anyio.abc
 from anyio.abc import ByteStream
 
 from ._client_transport import check_proxy, check_tls, check_transport, open_stream
-from ._options import check_connection_options, with_compression
+from ._http_head import read_head
+from ._options import ConnectionOptions, OptionAttributes, with_compression
 from ._reconnect import RETRYABLE_STATUSES as RETRYABLE_STATUSES
 from ._reconnect import (
     ReconnectDelays,
@@ -48,9 +49,9 @@ from .core.extensions.base import ClientExtensionFactory
 from .core.extensions.permessage_deflate import enable_client_permessage_deflate
 from .core.handshake import ClientHandshake
 from .core.http import HeadersLike, Response
-from .core.protocol import Protocol, Side
+from .core.protocol import Side
 from .core.uri import WebSocketURI, parse_uri
-from .exceptions import InvalidMessage, InvalidStatus
+from .exceptions import InvalidStatus
 from .typing import LoggerLike
 
 __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
@@ -74,7 +75,7 @@ CreateClientConnection = Callable[..., ClientConnection]
 """Builds a connection like ``ClientConnection(stream, protocol, **options)``."""
 
 
-class connect(Startable):
+class connect(OptionAttributes, Startable):
     """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://``).
 
     ::
@@ -206,7 +207,7 @@ class connect(Startable):
         self.uri = parse_uri(uri)
         self.uri_string = uri
         ssl = check_tls(self.uri, ssl)
-        check_connection_options(
+        self.options = ConnectionOptions(
             max_size=max_size,
             max_queue=max_queue,
             open_timeout=open_timeout,
@@ -214,6 +215,7 @@ class connect(Startable):
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             write_limit=write_limit,
+            logger=logger or client_logger,
         )
         check_transport(sock, stream, unix_path)
         self.sock = sock
@@ -236,15 +238,7 @@ class connect(Startable):
         self.additional_headers = additional_headers
         self.user_agent_header = user_agent_header
         self.create_connection: CreateClientConnection = create_connection or ClientConnection
-        self.open_timeout = open_timeout
-        self.close_timeout = close_timeout
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.write_limit = write_limit
-        self.max_size = max_size
-        self.max_queue = max_queue
         self.max_header_size = max_header_size
-        self.logger: LoggerLike = logger or client_logger
         self.task_group = task_group
         self._own_group: anyio.abc.TaskGroup | None = None
         self._connection: ClientConnection | None = None
@@ -334,28 +328,17 @@ class connect(Startable):
 
         Without a task group the connection runs inline: it has no task of its own.
         """
-        with anyio.fail_after(self.open_timeout):
+        options = self.options
+        with anyio.fail_after(options.open_timeout):
             stream, handshake, response = await self._handshake_following_redirects()
-        protocol = Protocol(
-            Side.CLIENT,
-            max_size=self.max_size,
-            extensions=handshake.extensions,
-            trailing_data=handshake.trailing_data,
-            logger=self.logger,
-            stream_fragments=True,
-        )
-        connection = self.create_connection(
+        protocol = options.protocol(Side.CLIENT, handshake.extensions, handshake.trailing_data)
+        connection = options.connection(
+            self.create_connection,
             stream,
             protocol,
             request=handshake.request,
             response=response,
             subprotocol=handshake.subprotocol,
-            max_queue=self.max_queue,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            write_limit=self.write_limit,
-            logger=self.logger,
         )
         if task_group is None:
             connection.start_inline()
@@ -403,7 +386,8 @@ class connect(Startable):
         stream = await open_stream(self, uri)
         try:
             await stream.send(handshake.data_to_send())
-            response = await _read_response(stream, handshake)
+            # A hang-up raises InvalidMessage from EOFError: process_exception retries it.
+            response = await read_head(stream, handshake, handshake.next_response)
             handshake.process_response(response)
         except BaseException:
             await abort(stream)
@@ -443,27 +427,3 @@ async def _connections(
             yield connection
     finally:
         await iterator.aclose()
-
-
-async def _read_response(stream: ByteStream, handshake: ClientHandshake) -> Response:
-    """Read until the handshake has a whole response (it bounds the size).
-
-    When the server closes before answering, the ``InvalidMessage`` raised has an
-    ``EOFError`` as cause: ``process_exception`` retries that, as a network error.
-    """
-    while True:
-        response = handshake.next_response()
-        if response is not None:
-            return response
-        try:
-            data = await stream.receive()
-        except anyio.EndOfStream:
-            handshake.receive_eof()
-            try:
-                response = handshake.next_response()
-            except InvalidMessage as exc:
-                raise exc from EOFError("connection closed during the opening handshake")
-            if response is not None:
-                return response
-        else:
-            handshake.receive_data(data)

@@ -34,7 +34,7 @@ from ._listeners import (
     listen_unix,
     listener_on,
 )
-from ._options import check_connection_options, with_compression
+from ._options import ConnectionOptions, OptionAttributes, with_compression
 from ._pings import Keepalive
 from ._server_connection import ConnectionRunner
 from ._server_connection import CreateServerConnection as CreateServerConnection
@@ -58,7 +58,7 @@ __all__ = ["Server", "ServerConnection", "serve", "serve_stream", "unix_serve"]
 server_logger = logging.getLogger("anyio_ws.server")
 
 
-class serve(Startable):
+class serve(OptionAttributes, Startable):
     """Start a WebSocket server on ``host:port``; use it as an async context manager.
 
     Instead of ``host:port`` it can serve on a listening socket of yours (``sock=``)
@@ -175,7 +175,7 @@ class serve(Startable):
         check_transport(host, port, sock, listener, reuse_port)
         if task_group is not None and not isinstance(task_group, anyio.abc.TaskGroup):
             raise TypeError(f"task_group must be an anyio TaskGroup, not {task_group!r}")
-        check_connection_options(
+        self.options = ConnectionOptions(
             max_size=max_size,
             max_queue=max_queue,
             open_timeout=open_timeout,
@@ -183,6 +183,7 @@ class serve(Startable):
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             write_limit=write_limit,
+            logger=logger or server_logger,
         )
         validate_origins(origins)
         if subprotocols is not None:
@@ -209,29 +210,15 @@ class serve(Startable):
         self.process_request = process_request
         self.process_response = process_response
         self.server_header = server_header
-        self.open_timeout = open_timeout
-        self.close_timeout = close_timeout
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.write_limit = write_limit
-        self.max_size = max_size
-        self.max_queue = max_queue
         self.max_header_size = max_header_size
         self.reuse_port = reuse_port
         self.sock = sock
         self.listener = listener
         self.task_group = task_group
-        self.logger: LoggerLike = logger or server_logger
         opening = OpeningHandshake(
+            options=self.options,
             ssl=ssl,
-            open_timeout=open_timeout,
             create_connection=self.create_connection,
-            max_size=max_size,
-            max_queue=max_queue,
-            close_timeout=close_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            write_limit=write_limit,
             origins=origins,
             extensions=self.extensions,
             subprotocols=subprotocols,
@@ -240,7 +227,6 @@ class serve(Startable):
             process_response=process_response,
             server_header=server_header,
             max_header_size=max_header_size,
-            logger=self.logger,
         )
         self._runner = ConnectionRunner(opening, handler, pass_path=pass_path, logger=self.logger)
         self._server_group: anyio.abc.TaskGroup | None = None
@@ -251,14 +237,14 @@ class serve(Startable):
         server = Server(
             listeners,
             self._runner.run,
-            close_timeout=self.close_timeout,
+            close_timeout=self.options.close_timeout,
             logger=self.logger,
             task_group=self.task_group,
             accept_sockets=ours,
             keepalive=(
                 None
-                if self.ping_interval is None
-                else Keepalive(self.ping_interval, self.ping_timeout)
+                if self.options.ping_interval is None
+                else Keepalive(self.options.ping_interval, self.options.ping_timeout)
             ),
         )
         self._server_group = anyio.create_task_group()

@@ -23,8 +23,8 @@ from helpers import handshake_request, read_until_eof, status_of
 import anyio_ws
 from anyio_ws import ClientConnection, ConnectionClosedError, ConnectionClosedOK, ServerConnection
 from anyio_ws._asyncio_stream import AsyncioSocketStream
+from anyio_ws._http_head import read_head
 from anyio_ws._memory import MemoryByteStream, MemoryListener, memory_stream_pair
-from anyio_ws.client import _read_response
 from anyio_ws.core.handshake import ClientHandshake
 from anyio_ws.core.protocol import Protocol, Side
 from anyio_ws.core.uri import parse_uri
@@ -45,7 +45,7 @@ async def open_client(
     """A client connection over ``stream``: the handshake by hand, then the reader."""
     handshake = ClientHandshake(parse_uri(f"ws://localhost{path}"))
     await stream.send(handshake.data_to_send())
-    response = await _read_response(stream, handshake)
+    response = await read_head(stream, handshake, handshake.next_response)
     handshake.process_response(response)
     protocol = Protocol(
         Side.CLIENT,
