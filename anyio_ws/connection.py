@@ -31,13 +31,14 @@ import anyio
 import anyio.abc
 from anyio.abc import ByteStream, SocketAttribute
 
+from . import _closing
 from ._fragments import FragmentedSend, SyncFragments
 from ._link import Link
 from ._pings import Keepalive, Pings, PongWaiter
 from ._reader import Reader
 from ._receiving import MessageStream, Receiver
 from ._sending import Refusal, Sender
-from ._streams import abort, address_of
+from ._streams import address_of
 from .core.http import Request, Response
 from .core.protocol import Protocol, State
 from .exceptions import ConnectionClosed, ConnectionClosedOK
@@ -344,77 +345,19 @@ class Connection:
         Closing an already closed connection does nothing. Safe to call from a
         cancelled scope: the handshake runs shielded, bounded by the timeout.
         """
-        # Messages that still fit in the queue are kept for recv(); the others are
-        # dropped, so that the reader goes on to the peer's close frame.
-        self._receiver.messages.drop_when_full()
-        sender = self._sender
-        protocol = self.protocol
-        with anyio.CancelScope(shield=True):
-            # The timeout covers the write too: a peer that stops reading, or another
-            # task's send() stuck on a full buffer, must not block close() for ever.
-            with anyio.move_on_after(self._link.timeout()):
-                try:
-                    async with sender.lock:
-                        if protocol.state is State.OPEN and sender.sending_fragments:
-                            # The message under way can never be finished (websockets: same).
-                            protocol.fail(1011, "close during fragmented message")
-                        elif protocol.state is State.OPEN:
-                            protocol.send_close(code, reason)
-                        await sender.write_pending()  # also replies the reader left to us
-                except ConnectionClosed:
-                    pass  # the transport broke; the reader sees it and finishes
-                await self._wait_until_closed(wait_for_room=False)
-            await self._drop_if_still_open()
+        await _closing.close(self._link, self._sender, self._receiver, code, reason)
 
     async def _fail(self, code: int, reason: str, *, wait: bool = False) -> None:
-        """Fail the connection with ``code`` (shielded, bounded by ``close_timeout``).
-
-        With ``wait``, also wait (within the same bound) until it is closed, reading
-        for ourselves when inline, and drop the transport of a peer that does not
-        answer in time, as ``close()`` does.
-        """
-        link = self._link
-        self._receiver.messages.drop_when_full()
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(link.timeout()):
-                try:
-                    async with self._sender.lock:
-                        if self.protocol.state is State.OPEN:
-                            self.protocol.fail(code, reason)
-                        await self._sender.write_pending()
-                except ConnectionClosed:
-                    pass
-                if wait:
-                    await self._wait_until_closed(wait_for_room=False)
-            if wait:
-                await self._drop_if_still_open()
-        if not wait and link.task_group is not None and not link.closed.is_set():
-            # The reader may wait in a receive with no deadline: bound the handshake here.
-            link.task_group.start_soon(self._drop_unless_closed)
-
-    async def _drop_unless_closed(self) -> None:
-        """Drop the transport unless the connection is closed within ``close_timeout``."""
-        with anyio.move_on_after(self._link.timeout()):
-            await self._link.closed.wait()
-        await self._drop_if_still_open()
-
-    async def _drop_if_still_open(self) -> None:
-        """Once ``close_timeout`` is over, drop the transport of a peer that did not end
-        the closing handshake, and wait for the reader (or ourselves, inline) to see it."""
-        if not self._link.closed.is_set():
-            await abort(self.stream)
-            await self._wait_until_closed(wait_for_room=False)
+        """Fail the connection with ``code``; with ``wait``, until it is closed."""
+        await _closing.fail(self._link, self._sender, self._receiver, code, reason, wait=wait)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed, transport included."""
         try:
-            await self._wait_until_closed()
+            await self._link.wait_for(self._link.closed)
         except anyio.get_cancelled_exc_class():
             self._link.raise_if_released()
             raise
-
-    async def _wait_until_closed(self, *, wait_for_room: bool = True) -> None:
-        await self._link.wait_for(self._link.closed, wait_for_room=wait_for_room)
 
     # ------------------------------------------------------------ inline
 
@@ -501,19 +444,8 @@ class Connection:
 
     async def _close_when_cancelled(self) -> None:
         code = self._close_code_when_cancelled()
-        if code is None or self.protocol.state is State.CLOSED:
-            return
-        # Open: send the close frame. Closing already (close() sent it): the peer's
-        # answer is still to be read, or the connection would end as 1006.
-        with anyio.move_on_after(self._link.timeout()):
-            try:
-                async with self._sender.lock:
-                    if self.protocol.state is State.OPEN:
-                        self.protocol.send_close(code)
-                    await self._sender.write_pending()
-            except ConnectionClosed:
-                return
-            await self._reader.read_frames()  # until the peer's close frame, or close_timeout
+        if code is not None:
+            await _closing.close_when_cancelled(self._link, self._sender, self._reader, code)
 
     async def _finish(self) -> None:
         await self._reader.finish()

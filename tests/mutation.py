@@ -62,7 +62,6 @@ CONNECTION_FUNCTIONS = tuple(
             (
                 "close",
                 "wait_closed",
-                "_wait_until_closed",
                 "_keepalive",
                 "run",
                 "start",
@@ -73,8 +72,6 @@ CONNECTION_FUNCTIONS = tuple(
                 "_all_messages_taken",
                 "_fail",
                 "_fail_invalid_utf8",
-                "_drop_if_still_open",
-                "_drop_unless_closed",
                 "ping",
                 "pong",
             ),
@@ -102,6 +99,7 @@ CONNECTION_PATTERNS = (
     *(f"anyio_ws.{function}__mutmut_*" for function in CONNECTION_FUNCTIONS),
     "anyio_ws._pings.xǁPongWaiterǁ*",
     "anyio_ws._pings.xǁKeepaliveǁ*",
+    "anyio_ws._closing.x_*",
     *(
         f"anyio_ws._server_lifecycle.xǁServerǁ{method}__mutmut_*"
         for method in (
@@ -158,6 +156,7 @@ LAYERS = {
         (
             "anyio_ws/connection.py",
             "anyio_ws/_link.py",
+            "anyio_ws/_closing.py",
             "anyio_ws/_reader.py",
             "anyio_ws/_sending.py",
             "anyio_ws/_receiving.py",
