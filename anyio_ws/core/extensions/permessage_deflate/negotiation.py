@@ -1,244 +1,58 @@
-"""The permessage-deflate extension (RFC 7692): DEFLATE compression of whole messages.
+"""The negotiation of permessage-deflate: the handshake parameters of RFC 7692 section 7.
 
-A compressed message is one raw DEFLATE stream cut at a sync flush, with the final
-``00 00 ff ff`` left out (section 7.2.1); only its first frame carries RSV1. With
-*context takeover* (the default) each side keeps its compressor, and the peer its
-decompressor, from one message to the next, so small messages that repeat themselves
-(JSON keys, say) shrink a lot; ``*_no_context_takeover`` starts every message afresh.
-
-Two things about zlib shape this module:
-
-* zlib refuses a raw DEFLATE compressor with an 8-bit window. Its own answer is to use 9
-  bits instead, and that is safe for a peer that asked for 8: zlib never emits distances
-  longer than the window minus 262 bytes, i.e. 250 bytes with 9 bits, within the 256
-  bytes an 8-bit window covers. So 8 is accepted in negotiation and compressed as 9;
-  likewise we inflate with at least 9 bits, in case the peer's zlib did the same.
-* ``decompressobj.decompress(data, max_length)`` stops once ``max_length`` bytes are out.
-  Inflating in steps of at most ``INFLATE_STEP`` bytes, handed to the protocol one by
-  one (``decode_pieces``), a decompression bomb is refused after inflating at most
-  ``max_size + 1`` bytes, whatever its declared or compressed length, holding them once:
-  one ``decompress(data, max_size + 1)`` call would build its output in blocks and copy
-  it into one ``bytes``, so it peaked at twice ``max_size``.
-
-Memory is what limits a server with many connections. The figures below were measured
-on CPython 3.11 / zlib 1.2.13 with tracemalloc over 1000 connections, each holding one
-compressor and one decompressor after one small message (RSS after ~70 KiB of traffic
-per connection comes within a few KiB of it); "ratio" is compressed / original size at
-the default level 6, for 2000 small JSON messages with context takeover ("json") and
-for the CPython standard library's sources cut in 16 KiB messages ("text")::
-
-    window bits  memLevel  KiB / connection  ratio json  ratio text
-             15         8               301       0.199       0.243   zlib's defaults
-             15         5               189       0.200       0.245
-             13         5                69       0.216       0.267
-             12         5                49       0.228       0.283   our defaults
-             11         4                31       0.247       0.309
-             10         3                22       0.283       0.350
-              9         1                17       0.402       0.477
-
-Without context takeover the same JSON messages only shrink to 0.659 at any setting,
-which is why takeover stays on. Going from zlib's defaults to 12 bits and ``memLevel=5``
-costs a sixth in size and saves five sixths of the memory: that is what
-``enable_server_permessage_deflate`` and ``enable_client_permessage_deflate`` configure
-(the same choice as the ``websockets`` library, confirmed by the measurement above).
-When a side does not take over its context, its compressor or decompressor is freed
-between messages, so an idle connection costs nothing for it.
+A client offers the extension with parameters (``ClientPerMessageDeflateFactory``), a
+server answers with the ones it accepts (``ServerPerMessageDeflateFactory``), and the
+client checks the answer against its offer. Each side then builds the
+``PerMessageDeflate`` of ``codec`` that both agreed on. ``_parse_params`` and
+``_build_params`` read and write the parameters with the rules of section 7.1;
+``enable_client_permessage_deflate`` and ``enable_server_permessage_deflate`` add the
+factories that ``compression="deflate"`` uses, with the defaults chosen in the
+package's docstring.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..exceptions import (
+from ...exceptions import (
     DuplicateParameter,
     InvalidParameterName,
     InvalidParameterValue,
     NegotiationError,
-    PayloadTooBig,
-    ProtocolError,
 )
-from ..frames import CloseCode
-from .base import (
+from ..base import (
     ClientExtensionFactory,
     Extension,
     ExtensionParameter,
     ServerExtensionFactory,
+)
+from .codec import (
+    MAX_WINDOW_BITS,
+    NAME,
+    RSV1,
+    PerMessageDeflate,
+    check_compress_settings,
+    check_window_bits,
 )
 
 __all__ = [
     "DEFAULT_MEM_LEVEL",
     "DEFAULT_WINDOW_BITS",
     "ClientPerMessageDeflateFactory",
-    "PerMessageDeflate",
     "ServerPerMessageDeflateFactory",
     "enable_client_permessage_deflate",
     "enable_server_permessage_deflate",
 ]
 
-NAME = "permessage-deflate"
-RSV1 = 0x40
-
 DEFAULT_WINDOW_BITS = 12
-"""The window a default server uses and asks clients to use (see the table above)."""
+"""The window a default server uses and asks clients to use (see the package's table)."""
 
 DEFAULT_MEM_LEVEL = 5
-"""The zlib ``memLevel`` of default compressors, on both sides (see the table above)."""
+"""The zlib ``memLevel`` of default compressors, on both sides (see the package's table)."""
 
-_SYNC_TAIL = b"\x00\x00\xff\xff"  # LEN and NLEN of the empty stored block a sync flush ends with
 _WINDOW_BITS = re.compile(r"8|9|1[0-5]")  # section 7.1.2: 8 to 15, no leading zeros
-_MAX_WINDOW_BITS = 15
-_MIN_ZLIB_WINDOW_BITS = 9
-_COMPRESS_SETTINGS = frozenset({"level", "memLevel", "strategy"})
-
-INFLATE_STEP = 65536
-"""Most bytes inflated by one zlib call; the output is handed over in pieces this size."""
-
-
-class PerMessageDeflate(Extension):
-    """permessage-deflate as negotiated on one connection.
-
-    "Local" is what this side sends, "remote" what it receives. Factories build it from
-    the handshake; building one by hand is for tests and for peers agreed out of band.
-
-    Args:
-        remote_no_context_takeover: the peer starts a fresh DEFLATE stream for each
-            message, so the decompressor is dropped after each one.
-        local_no_context_takeover: start a fresh DEFLATE stream for each message sent.
-        remote_max_window_bits: the largest window the peer compresses with (8 to 15).
-        local_max_window_bits: the largest window to compress with (8 to 15; 8 is
-            compressed with 9, which a peer expecting 8 still inflates, see above).
-        compress_settings: ``level``, ``memLevel`` or ``strategy`` for
-            ``zlib.compressobj`` (``wbits`` is negotiated, a ``zdict`` cannot be).
-    """
-
-    name = NAME
-    reserved_bits = RSV1
-
-    def __init__(
-        self,
-        *,
-        remote_no_context_takeover: bool = False,
-        local_no_context_takeover: bool = False,
-        remote_max_window_bits: int = _MAX_WINDOW_BITS,
-        local_max_window_bits: int = _MAX_WINDOW_BITS,
-        compress_settings: Mapping[str, int] | None = None,
-    ) -> None:
-        _check_window_bits("remote_max_window_bits", remote_max_window_bits)
-        _check_window_bits("local_max_window_bits", local_max_window_bits)
-        self.remote_no_context_takeover = remote_no_context_takeover
-        self.local_no_context_takeover = local_no_context_takeover
-        self.remote_max_window_bits = remote_max_window_bits
-        self.local_max_window_bits = local_max_window_bits
-        self.compress_settings = _check_compress_settings(compress_settings)
-        self._compressor: zlib._Compress | None = None
-        self._decompressor: zlib._Decompress | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"PerMessageDeflate(remote_no_context_takeover={self.remote_no_context_takeover}, "
-            f"local_no_context_takeover={self.local_no_context_takeover}, "
-            f"remote_max_window_bits={self.remote_max_window_bits}, "
-            f"local_max_window_bits={self.local_max_window_bits})"
-        )
-
-    # ----------------------------------------------------------------- sending
-
-    def encode(self, data: bytes, *, first: bool, fin: bool) -> tuple[bytes, int]:
-        """Compress one frame of an outgoing message; RSV1 goes on its first frame only.
-
-        Each frame ends with a sync flush, so that the peer can inflate it on arrival;
-        the last one without its ``00 00 ff ff`` (section 7.2.1). An empty message
-        becomes the single byte ``00`` (section 7.2.3.6).
-        """
-        compressor = self._compressor
-        if compressor is None:
-            wbits = max(self.local_max_window_bits, _MIN_ZLIB_WINDOW_BITS)
-            settings = self.compress_settings
-            compressor = zlib.compressobj(
-                settings.get("level", zlib.Z_DEFAULT_COMPRESSION),
-                zlib.DEFLATED,
-                -wbits,
-                settings.get("memLevel", zlib.DEF_MEM_LEVEL),
-                settings.get("strategy", zlib.Z_DEFAULT_STRATEGY),
-            )
-            self._compressor = compressor
-        # compress() resets zlib's memory of the last flush, so the sync flush always
-        # writes its empty stored block, even for empty data.
-        payload = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        if fin:
-            payload = payload[:-4]
-            if self.local_no_context_takeover:
-                self._compressor = None
-        return payload, RSV1 if first else 0
-
-    # --------------------------------------------------------------- receiving
-
-    def begin_message(self, rsv: int) -> bool:
-        """Claim an incoming message when RSV1 is set on its first frame."""
-        return bool(rsv & RSV1)
-
-    def decode(self, data: bytes, *, fin: bool, max_size: int | None) -> bytes:
-        """Inflate a chunk of a compressed message, never past ``max_size`` bytes.
-
-        Raises:
-            PayloadTooBig: the message inflates to more than ``max_size`` bytes; at
-                most ``max_size + 1`` bytes were inflated to find out.
-            ProtocolError: the data is not valid DEFLATE (close code 1007).
-        """
-        return b"".join(self.decode_pieces(data, fin=fin, max_size=max_size))
-
-    def decode_pieces(self, data: bytes, *, fin: bool, max_size: int | None) -> Iterator[bytes]:
-        """Inflate as ``decode`` does, in pieces of at most ``INFLATE_STEP`` bytes.
-
-        Each piece is inflated when the previous one has been taken, so the caller holds
-        what it kept of the output and one step more, never a second copy of it.
-        """
-        decompressor = self._decompressor
-        if decompressor is None:
-            wbits = max(self.remote_max_window_bits, _MIN_ZLIB_WINDOW_BITS)
-            decompressor = self._decompressor = zlib.decompressobj(wbits=-wbits)
-        budget = max_size
-        try:
-            for piece in _inflate(decompressor, data, budget):
-                if budget is not None:
-                    budget -= len(piece)
-                yield piece
-            if fin:
-                yield from _inflate(decompressor, _SYNC_TAIL, budget)
-        except zlib.error as exc:
-            raise ProtocolError(f"invalid compressed data: {exc}", CloseCode.INVALID_DATA) from exc
-        if fin:
-            # A stream the peer ended with a final block (section 7.2.3.4) cannot go on:
-            # the next message starts a new one.
-            if self.remote_no_context_takeover or decompressor.eof:
-                self._decompressor = None
-
-
-def _inflate(decompressor: zlib._Decompress, data: bytes, budget: int | None) -> Iterator[bytes]:
-    """Inflate ``data`` in steps of ``INFLATE_STEP`` bytes, refusing more than ``budget``.
-
-    Bytes after a final block are ignored, like the ``00`` that section 7.2.3.4 puts
-    there; they are not fed to zlib, which would keep them all in ``unused_data``.
-    """
-    while not decompressor.eof:
-        # One byte more than allowed tells "too big" apart from "exactly the limit".
-        step = INFLATE_STEP if budget is None else min(INFLATE_STEP, budget + 1)
-        output = decompressor.decompress(data, step)
-        if budget is not None:
-            budget -= len(output)
-            if budget < 0:
-                raise PayloadTooBig("decompressed message exceeds the size limit")
-        if output:
-            yield output
-        if len(output) < step:
-            return  # zlib stops short of the step only when the input is used up
-        data = decompressor.unconsumed_tail
-
-
-# ------------------------------------------------------------------- negotiation
 
 
 @dataclass
@@ -295,25 +109,6 @@ def _build_params(params: _Params) -> list[ExtensionParameter]:
     return built
 
 
-def _check_window_bits(name: str, value: object, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int from 8 to 15, not {value!r}")
-    if not 8 <= value <= _MAX_WINDOW_BITS:
-        raise ValueError(f"{name} must be from 8 to 15, not {value}")
-
-
-def _check_compress_settings(settings: Mapping[str, int] | None) -> dict[str, int]:
-    settings = dict(settings or {})
-    unknown = settings.keys() - _COMPRESS_SETTINGS
-    if unknown:
-        # wbits is negotiated; zdict cannot be, RFC 7692 has no preset dictionary.
-        names = ", ".join(sorted(unknown))
-        raise ValueError(f"compress_settings may only set level, memLevel, strategy: {names}")
-    return settings
-
-
 def _check_no_rsv1_user(accepted: Sequence[Extension]) -> None:
     # Two extensions cannot both give RSV1 a meaning on one connection.
     for extension in accepted:
@@ -363,15 +158,15 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         compress_settings: Mapping[str, int] | None = None,
         compress_window_bits: int | None = None,
     ) -> None:
-        _check_window_bits("server_max_window_bits", server_max_window_bits, allow_none=True)
+        check_window_bits("server_max_window_bits", server_max_window_bits, allow_none=True)
         if client_max_window_bits is not True:
-            _check_window_bits("client_max_window_bits", client_max_window_bits, allow_none=True)
-        _check_window_bits("compress_window_bits", compress_window_bits, allow_none=True)
+            check_window_bits("client_max_window_bits", client_max_window_bits, allow_none=True)
+        check_window_bits("compress_window_bits", compress_window_bits, allow_none=True)
         self.server_no_context_takeover = server_no_context_takeover
         self.client_no_context_takeover = client_no_context_takeover
         self.server_max_window_bits = server_max_window_bits
         self.client_max_window_bits = client_max_window_bits
-        self.compress_settings = _check_compress_settings(compress_settings)
+        self.compress_settings = check_compress_settings(compress_settings)
         self.compress_window_bits = compress_window_bits
 
     def __repr__(self) -> str:
@@ -415,7 +210,7 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         if offered is None and client_bits is not None:
             raise NegotiationError("server set client_max_window_bits, which was not offered")
         if offered is None or offered is True:
-            local_bits = client_bits or _MAX_WINDOW_BITS
+            local_bits = client_bits or MAX_WINDOW_BITS
         else:  # we capped our window ourselves: the server may only lower it
             if client_bits is not None and client_bits > offered:
                 raise InvalidParameterValue("client_max_window_bits", str(client_bits))
@@ -427,7 +222,7 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
             local_no_context_takeover=(
                 self.client_no_context_takeover or answer.client_no_context_takeover
             ),
-            remote_max_window_bits=server_bits or _MAX_WINDOW_BITS,
+            remote_max_window_bits=server_bits or MAX_WINDOW_BITS,
             local_max_window_bits=local_bits,
             compress_settings=self.compress_settings,
         )
@@ -439,7 +234,7 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
     The defaults accept any offer as it is; the factory that ``compression="deflate"``
     uses (``enable_server_permessage_deflate``) sets both windows to 12 bits and
     ``memLevel`` to 5: about 49 KiB per connection instead of 301 KiB, for output about
-    15 % larger (measured in this module's docstring).
+    15 % larger (measured in the docstring of the ``permessage_deflate`` package).
 
     Args:
         server_no_context_takeover: compress each message we send afresh.
@@ -469,15 +264,15 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
         compress_settings: Mapping[str, int] | None = None,
         require_client_max_window_bits: bool = False,
     ) -> None:
-        _check_window_bits("server_max_window_bits", server_max_window_bits, allow_none=True)
-        _check_window_bits("client_max_window_bits", client_max_window_bits, allow_none=True)
+        check_window_bits("server_max_window_bits", server_max_window_bits, allow_none=True)
+        check_window_bits("client_max_window_bits", client_max_window_bits, allow_none=True)
         if require_client_max_window_bits and client_max_window_bits is None:
             raise ValueError("require_client_max_window_bits needs client_max_window_bits")
         self.server_no_context_takeover = server_no_context_takeover
         self.client_no_context_takeover = client_no_context_takeover
         self.server_max_window_bits = server_max_window_bits
         self.client_max_window_bits = client_max_window_bits
-        self.compress_settings = _check_compress_settings(compress_settings)
+        self.compress_settings = check_compress_settings(compress_settings)
         self.require_client_max_window_bits = require_client_max_window_bits
 
     def __repr__(self) -> str:
@@ -527,8 +322,8 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
         extension = PerMessageDeflate(
             remote_no_context_takeover=answer.client_no_context_takeover,
             local_no_context_takeover=answer.server_no_context_takeover,
-            remote_max_window_bits=client_bits or _MAX_WINDOW_BITS,
-            local_max_window_bits=answer.server_max_window_bits or _MAX_WINDOW_BITS,
+            remote_max_window_bits=client_bits or MAX_WINDOW_BITS,
+            local_max_window_bits=answer.server_max_window_bits or MAX_WINDOW_BITS,
             compress_settings=self.compress_settings,
         )
         return _build_params(answer), extension
@@ -571,7 +366,7 @@ def enable_server_permessage_deflate(
 
     This is what ``compression="deflate"`` does on a server: windows of 12 bits on both
     sides (the client's when it lets us cap it) and ``memLevel=5``, for about 49 KiB
-    per connection (see this module's docstring for the measurements).
+    per connection (measured in the docstring of the ``permessage_deflate`` package).
     """
     extensions = list(extensions or ())
     if not any(factory.name == NAME for factory in extensions):
