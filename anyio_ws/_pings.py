@@ -7,6 +7,7 @@ only the latest of several pings, every ping sent before it.
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 from collections.abc import Callable, Generator
 from typing import Any
@@ -18,6 +19,8 @@ from ._locks import Flag
 from .exceptions import ConcurrencyError
 
 __all__ = ["Keepalive", "KeepaliveTicket", "Pings", "PongWaiter"]
+
+_logger = logging.getLogger("anyio_ws")
 
 
 class PongWaiter:
@@ -150,7 +153,11 @@ class Keepalive:
             now = anyio.current_time()
             while due and due[0][0] <= now:
                 _, _, ticket = heapq.heappop(due)
-                self._visit(ticket, now)
+                try:
+                    self._visit(ticket, now)
+                except Exception:  # a bug in one connection must not stop the others'
+                    _logger.exception("keepalive failed for a connection; it is not pinged")
+                    ticket.cancel()
             if due:
                 # Every entry is scheduled at most ``interval`` after the time it is
                 # scheduled, and a new connection's first ping exactly ``interval``

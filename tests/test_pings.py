@@ -137,3 +137,22 @@ async def test_a_connection_added_to_an_idle_keepalive_wakes_it() -> None:
         await answer_pongs([fresh], added + 1.5)
         group.cancel_scope.cancel()
     assert [t - added for t in fresh.pinged_at] == pytest.approx([1], abs=0.02)
+
+
+async def test_a_failing_ping_is_logged_and_stops_only_that_connection(caplog) -> None:
+    """One connection's bug neither ends the shared keepalive nor escapes its task."""
+    keepalive = Keepalive(interval=1, timeout=0.5)
+    start = anyio.current_time()
+    healthy = FakeConnection(answer_after=0.1)
+    pinged_broken: list[float] = []
+
+    def broken_ping() -> PongWaiter | None:
+        pinged_broken.append(anyio.current_time())
+        raise RuntimeError("bug")
+
+    keepalive.add(broken_ping, healthy.timed_out)
+    keepalive.add(healthy.ping, healthy.timed_out)
+    await run_for(keepalive, [healthy], 3.5)
+    assert [t - start for t in pinged_broken] == pytest.approx([1])  # not retried
+    assert len(healthy.pinged_at) == 3 and healthy.timed_out_at == []
+    assert "keepalive failed for a connection" in caplog.text
