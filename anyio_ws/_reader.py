@@ -192,6 +192,7 @@ class Reader:
             protocol.data_to_send()
         await abort(link.stream)
         link.closed.set()
+        link.read_inline = None  # nothing to read any more; and no Link -> Reader cycle
         if self.keepalive_ticket is not None:
             self.keepalive_ticket.cancel()
         if self.keepalive_scope is not None:

@@ -12,6 +12,7 @@ The reader (the connection's task, or a waiting call when inline) feeds it with
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -33,7 +34,7 @@ class Receiver:
 
     __slots__ = (
         "_all_taken",
-        "fail_invalid_utf8",
+        "_fail_invalid_utf8",
         "_incoming",
         "_link",
         "_message_in_hand",
@@ -57,8 +58,10 @@ class Receiver:
         self._recv_in_progress = False
         self._incoming: PartialMessage | None = None
         """The fragmented message the reader is receiving, until its last fragment."""
-        self.fail_invalid_utf8 = fail_invalid_utf8
-        self._all_taken = all_taken
+        # Weak: the connection holds us, and a cycle would leave every closed connection
+        # to the cyclic garbage collector instead of freeing it with its last reference.
+        self._fail_invalid_utf8 = weakref.WeakMethod(fail_invalid_utf8)
+        self._all_taken = weakref.WeakMethod(all_taken)
 
     # ------------------------------------------------------- taking messages
 
@@ -123,6 +126,13 @@ class Receiver:
             return message.encode()
         return message
 
+    async def fail_invalid_utf8(self, exc: UnicodeDecodeError) -> NoReturn:
+        """A message read with ``decode=True`` is not UTF-8: the connection fails (1007)."""
+        fail = self._fail_invalid_utf8()
+        if fail is None:  # the connection is gone: nobody can be receiving
+            raise exc
+        await fail(exc)
+
     # ---------------------------------------------------- the in-hand rule
 
     def begin_receive(self) -> None:
@@ -154,7 +164,9 @@ class Receiver:
 
     def _check_all_taken(self) -> None:
         if not self._message_in_hand and self.messages.closed and not len(self.messages):
-            self._all_taken()
+            all_taken = self._all_taken()
+            if all_taken is not None:
+                all_taken()
 
     # ---------------------------------------------------------- the reader
 

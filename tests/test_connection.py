@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from helpers import connection_pair
+from helpers import Peer, connection_pair, memory_stream_pair
 
 from anyio_ws import (
     ConcurrencyError,
+    Connection,
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
@@ -21,7 +22,7 @@ from anyio_ws.core.events import (
     TextMessage,
 )
 from anyio_ws.core.frames import Opcode, encode_frame
-from anyio_ws.core.protocol import Side
+from anyio_ws.core.protocol import Protocol, Side
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
@@ -482,3 +483,37 @@ async def test_invalid_utf8_fails_the_connection_with_1007():
         await peer.read_until_eof()
         with pytest.raises(ConnectionClosedError):
             await ws.recv()
+
+
+async def test_a_closed_connection_is_freed_without_the_cycle_collector():
+    """No reference cycle holds a connection once it is over: under connection churn its
+    buffers (and zlib contexts) go with its last reference, not at a later gc pass."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        for inline in (False, True):
+            ours, theirs = memory_stream_pair(buffer=float("inf"))
+            ws = Connection(ours, Protocol(Side.SERVER), ping_interval=None, close_timeout=1)
+            peer = Peer(theirs, Side.CLIENT)
+            async with ours, theirs:
+                if inline:
+                    ws.start_inline()
+                    await peer.send_text("hello")
+                    assert await ws.recv() == "hello"
+                    await peer.send_close(1000)
+                    await ws.wait_closed()
+                else:
+                    async with anyio.create_task_group() as group:
+                        ws.start(group)
+                        await peer.send_text("hello")
+                        assert await ws.recv() == "hello"
+                        await peer.send_close(1000)
+                        await ws.wait_closed()
+            gone = weakref.ref(ws)
+            del ws
+            assert gone() is None, f"kept alive by a cycle (inline={inline})"
+    finally:
+        gc.enable()
