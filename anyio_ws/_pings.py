@@ -151,8 +151,10 @@ class Keepalive:
         due = self._due
         while True:
             now = anyio.current_time()
-            while due and due[0][0] <= now:
-                _, _, ticket = heapq.heappop(due)
+            batch = []
+            while due and due[0][0] <= now:  # taken first: what a visit reschedules,
+                batch.append(heapq.heappop(due)[2])  # even at ``now``, waits for a sleep
+            for ticket in batch:
                 try:
                     self._visit(ticket, now)
                 except Exception:  # a bug in one connection must not stop the others'
@@ -162,7 +164,7 @@ class Keepalive:
                 # Every entry is scheduled at most ``interval`` after the time it is
                 # scheduled, and a new connection's first ping exactly ``interval``
                 # after now: nothing added while we sleep can be due before the head.
-                await anyio.sleep(due[0][0] - now)
+                await anyio.sleep_until(due[0][0])
             else:
                 wake = self._wake = anyio.Event()
                 await wake.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import anyio
+import anyio.lowlevel
 import pytest
 from helpers import Peer, connection_pair
 
@@ -189,3 +190,61 @@ async def test_a_bad_keepalive_setting_raises_at_the_call(option, value):
         anyio_ws.connect("ws://127.0.0.1:1/", **{option: value})
     with pytest.raises((TypeError, ValueError)):
         anyio_ws.serve(ignore, "127.0.0.1", 0, **{option: value})
+
+
+async def test_a_zero_interval_keepalive_still_lets_other_tasks_run():
+    """Entries a visit reschedules at once wait for the next pass: the task yields."""
+    from anyio_ws._pings import Keepalive, PongWaiter
+
+    keepalive = Keepalive(interval=0, timeout=None)
+    pinged: list[float] = []
+
+    def ping() -> PongWaiter:
+        pinged.append(anyio.current_time())
+        return PongWaiter(None, b"", 0.0)  # type: ignore[arg-type]
+
+    keepalive.add(ping, lambda: None)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.lowlevel.checkpoint()
+
+    with anyio.move_on_after(0.05):
+        async with anyio.create_task_group() as group:
+            group.start_soon(keepalive.run)
+            group.start_soon(tick)
+    assert ticks > 10 and len(pinged) > 10
+
+
+async def test_two_pings_with_one_payload_at_once_one_is_refused_none_hangs():
+    """Both pass the first check while another writer holds the lock; the second is
+    refused under the lock instead of replacing the first one's waiter."""
+    async with connection_pair(ping_interval=None) as (ws, peer):
+        outcomes: list[object] = []
+
+        async def ping() -> None:
+            try:
+                outcomes.append(await ws.ping(b"same"))
+            except anyio_ws.ConcurrencyError as exc:
+                outcomes.append(exc)
+
+        lock = ws._sender.lock  # another writer (a send stuck on a slow peer, say)
+        await lock.acquire()
+        async with anyio.create_task_group() as group:
+            group.start_soon(ping)
+            group.start_soon(ping)
+            await anyio.wait_all_tasks_blocked()
+            assert outcomes == []  # both passed the first check and wait for the lock
+            lock.release()
+        waiters = [o for o in outcomes if not isinstance(o, Exception)]
+        refused = [o for o in outcomes if isinstance(o, anyio_ws.ConcurrencyError)]
+        assert len(waiters) == 1 and len(refused) == 1
+        with anyio.fail_after(5):
+            assert await peer.next_event() == PingReceived(b"same")  # one ping on the wire
+            await waiters[0]  # type: ignore[misc]  # its pong resolves the one waiter
+        async with anyio.create_task_group() as group:
+            group.start_soon(answer_until_closed, peer)
+            await ws.close()
