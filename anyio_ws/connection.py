@@ -310,9 +310,11 @@ class Connection:
         return await self._sender.send_frames(self._queue_ping, payload)
 
     def _queue_ping(self, payload: bytes) -> PongWaiter:
+        pings = self._reader.pings
+        assert pings is not None
+        pings.check_free(payload)  # again, under the lock: another ping() may have won
         self.protocol.send_ping(payload)
-        assert self._reader.pings is not None
-        return self._reader.pings.sent(payload)
+        return pings.sent(payload)
 
     async def pong(self, data: DataLike = b"") -> None:
         """Send an unsolicited pong (a unidirectional heartbeat)."""
