@@ -223,8 +223,8 @@ class Sender:
         if not self.lock.locked() and not self._flush_scheduled:
             task_group = self._link.task_group
             assert task_group is not None
-            self._flush_scheduled = True
             task_group.start_soon(self._flush_queued)
+            self._flush_scheduled = True
 
     async def _flush_queued(self) -> None:
         try:

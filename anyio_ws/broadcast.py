@@ -75,7 +75,7 @@ async def abroadcast(
 
     async with anyio.create_task_group() as group:
         for connection in connections:
-            if connection.try_send(payload, text) is not None:  # queued, the common case
+            if connection.try_send(payload, text) is not None:  # not queued: wait for room
                 group.start_soon(send_one, connection)
     if refused:
         raise ExceptionGroup("skipped broadcast", refused)
