@@ -12,13 +12,13 @@ The reader (the connection's task, or a waiting call when inline) feeds it with
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, NoReturn, TypeVar
 
 import anyio
 
 from ._link import Link
+from ._locks import Flag
 from ._queue import MessageQueue, PartialMessage, QueueClosed
 from .core.utf8 import Utf8Decoder
 from .exceptions import ConcurrencyError
@@ -33,12 +33,11 @@ class Receiver:
     """Messages received and not yet taken, and the calls that take them."""
 
     __slots__ = (
-        "_all_taken",
-        "_fail_invalid_utf8",
         "_incoming",
         "_link",
         "_message_in_hand",
         "_recv_in_progress",
+        "all_taken",
         "messages",
     )
 
@@ -46,9 +45,6 @@ class Receiver:
         self,
         link: Link,
         max_queue: int | None | tuple[int | None, int | None],
-        *,
-        fail_invalid_utf8: FailInvalidUtf8,
-        all_taken: Callable[[], None],
     ) -> None:
         self._link = link
         self.messages: MessageQueue[Data | PartialMessage] = MessageQueue(max_queue)
@@ -58,14 +54,13 @@ class Receiver:
         self._recv_in_progress = False
         self._incoming: PartialMessage | None = None
         """The fragmented message the reader is receiving, until its last fragment."""
-        # Weak: the connection holds us, and a cycle would leave every closed connection
-        # to the cyclic garbage collector instead of freeing it with its last reference.
-        self._fail_invalid_utf8 = weakref.WeakMethod(fail_invalid_utf8)
-        self._all_taken = weakref.WeakMethod(all_taken)
+        self.all_taken = Flag()
+        """Set once the connection is closed, every message was taken and none is in
+        hand (or once the owner says nobody will take any: see ``nobody_reads``)."""
 
     # ------------------------------------------------------- taking messages
 
-    async def recv(self, decode: bool | None) -> Data:
+    async def recv(self, decode: bool | None, fail: FailInvalidUtf8) -> Data:
         """``Connection.recv()``: the next whole message, converted as asked."""
         if self._recv_in_progress:
             raise ConcurrencyError("another task is already in recv() or recv_streaming()")
@@ -78,7 +73,7 @@ class Receiver:
             if type(message) is PartialMessage:
                 message = await self._assemble(message)
             if decode is not None:
-                message = await self._convert(message, decode)  # type: ignore[arg-type]
+                message = await _convert(message, decode, fail)  # type: ignore[arg-type]
             self._message_in_hand = True
             return message  # type: ignore[return-value]
         except QueueClosed:
@@ -115,24 +110,6 @@ class Receiver:
             raise
         return partial.joined()
 
-    async def _convert(self, message: Data, decode: bool) -> Data:
-        """Apply ``recv(decode=...)`` to a whole message."""
-        if decode and type(message) is not str:
-            try:
-                return message.decode()  # type: ignore[union-attr]
-            except UnicodeDecodeError as exc:
-                await self.fail_invalid_utf8(exc)
-        if not decode and type(message) is str:
-            return message.encode()
-        return message
-
-    async def fail_invalid_utf8(self, exc: UnicodeDecodeError) -> NoReturn:
-        """A message read with ``decode=True`` is not UTF-8: the connection fails (1007)."""
-        fail = self._fail_invalid_utf8()
-        if fail is None:  # the connection is gone: nobody can be receiving
-            raise exc
-        await fail(exc)
-
     # ---------------------------------------------------- the in-hand rule
 
     def begin_receive(self) -> None:
@@ -164,9 +141,7 @@ class Receiver:
 
     def _check_all_taken(self) -> None:
         if not self._message_in_hand and self.messages.closed and not len(self.messages):
-            all_taken = self._all_taken()
-            if all_taken is not None:
-                all_taken()
+            self.all_taken.set()
 
     # ---------------------------------------------------------- the reader
 
@@ -192,6 +167,12 @@ class Receiver:
         """Nobody will read any more: what arrives from now on is dropped, not queued."""
         self.messages.drop_all()
 
+    def nobody_reads(self) -> None:
+        """The one who took messages is gone (a server's handler returned): whatever is
+        left will never be taken, so waiting for it is over."""
+        self.reading_over()
+        self.all_taken.set()
+
     def close(self) -> None:
         """The connection is over: no more messages; calls drain what is left, then raise."""
         if self._incoming is not None:
@@ -199,6 +180,18 @@ class Receiver:
             self._incoming = None
         self.messages.close()
         self._check_all_taken()
+
+
+async def _convert(message: Data, decode: bool, fail: FailInvalidUtf8) -> Data:
+    """Apply ``recv(decode=...)`` to a whole message; not UTF-8 fails the connection."""
+    if decode and type(message) is not str:
+        try:
+            return message.decode()  # type: ignore[union-attr]
+        except UnicodeDecodeError as exc:
+            await fail(exc)
+    if not decode and type(message) is str:
+        return message.encode()
+    return message
 
 
 _T = TypeVar("_T", str, bytes, "str | bytes")
@@ -213,10 +206,22 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
     collector finalizes a generator.
     """
 
-    __slots__ = ("_decode", "_decoder", "_link", "_partial", "_receiver", "_state", "_text")
+    __slots__ = (
+        "_decode",
+        "_decoder",
+        "_fail",
+        "_link",
+        "_partial",
+        "_receiver",
+        "_state",
+        "_text",
+    )
 
-    def __init__(self, receiver: Receiver, link: Link, decode: bool | None) -> None:
+    def __init__(
+        self, receiver: Receiver, link: Link, decode: bool | None, fail: FailInvalidUtf8
+    ) -> None:
         self._receiver = receiver
+        self._fail = fail
         self._link = link
         self._decode: bool | None = decode
         self._decoder: Utf8Decoder | None = None
@@ -306,7 +311,7 @@ class MessageStream(AsyncIterator[_T], Generic[_T]):
             return self._decoder.decode(fragment, fin)  # type: ignore[arg-type]
         except UnicodeDecodeError as exc:
             self._release()
-            await self._receiver.fail_invalid_utf8(exc)
+            await self._fail(exc)
 
     def _release(self) -> None:
         """Give up the message under way, if any: its other fragments are dropped."""

@@ -22,7 +22,6 @@ import anyio
 from anyio.abc import ByteStream
 
 from ._handlers import Handler
-from ._locks import Flag
 from ._streams import abort
 from .connection import Connection
 from .core.handshake import ServerHandshake
@@ -70,7 +69,6 @@ class ServerConnection(Connection):
         self.username: str | None = None
         self._handshake: ServerHandshake | None = None
         """The opening handshake under way, which ``respond()`` builds responses with."""
-        self._handler_may_stop = Flag()
 
     def respond(self, status: int, text: str) -> Response:
         """Build a plain-text HTTP response for ``process_request`` or ``process_response``.
@@ -143,18 +141,14 @@ class ServerConnection(Connection):
         self._handler_finished()
         await self.close(code, reason)
 
-    def _all_messages_taken(self) -> None:
-        self._handler_may_stop.set()
-
     def _handler_finished(self) -> None:
-        self._reading_over()
-        self._handler_may_stop.set()
+        self._receiver.nobody_reads()
 
     async def _after_closed(self) -> None:
         """Cancel the handler once it took every message and holds none, or after
         ``close_timeout``."""
         with anyio.move_on_after(self.close_timeout):  # None: no limit, as documented
-            await self._handler_may_stop.wait()
+            await self._receiver.all_taken.wait()
         if self._release_scope is not None:
             self._release_scope.cancel()
 

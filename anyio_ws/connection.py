@@ -99,12 +99,7 @@ class Connection:
         self.id = uuid.uuid4()
         self.logger: LoggerLike = logger or logging.getLogger("anyio_ws")
         protocol.stream_fragments = True  # recv_streaming() needs fragments as they come
-        self._receiver = Receiver(
-            link,
-            max_queue,
-            fail_invalid_utf8=self._fail_invalid_utf8,
-            all_taken=self._all_messages_taken,
-        )
+        self._receiver = Receiver(link, max_queue)
         self._reader = Reader(link, self._receiver, self._sender)
         self.local_address = address_of(stream, SocketAttribute.local_address)
         self.remote_address = address_of(stream, SocketAttribute.remote_address)
@@ -198,7 +193,7 @@ class Connection:
         Two tasks calling it at once (or during ``recv_streaming()``) is a
         ``ConcurrencyError``.
         """
-        return await self._receiver.recv(decode)
+        return await self._receiver.recv(decode, self._fail_invalid_utf8)
 
     @overload
     def recv_streaming(self, decode: None = None) -> MessageStream[Data]: ...
@@ -220,7 +215,7 @@ class Connection:
         message (``aclose()`` the iterator to drop it at once): the next ``recv()``
         returns the message after it. Raises as ``recv()`` does.
         """
-        return MessageStream(self._receiver, self._link, decode)
+        return MessageStream(self._receiver, self._link, decode, self._fail_invalid_utf8)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self
@@ -232,7 +227,7 @@ class Connection:
         leaves nothing for the garbage collector to finalize.
         """
         try:
-            return await self._receiver.recv(None)
+            return await self._receiver.recv(None, self._fail_invalid_utf8)
         except ConnectionClosedOK:
             raise StopAsyncIteration from None
 
@@ -459,9 +454,6 @@ class Connection:
         """Nobody will read any more (the handler or the client's block is over):
         what arrives from now on is dropped instead of queued."""
         self._receiver.reading_over()
-
-    def _all_messages_taken(self) -> None:
-        """Hook for subclasses: closed, every message taken, and none is still in hand."""
 
     # ------------------------------------------------------------- helpers
 

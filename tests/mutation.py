@@ -69,7 +69,6 @@ CONNECTION_FUNCTIONS = tuple(
                 "_finish",
                 "_after_closed",
                 "_reading_over",
-                "_all_messages_taken",
                 "_fail",
                 "_fail_invalid_utf8",
                 "ping",
@@ -90,7 +89,11 @@ CONNECTION_FUNCTIONS = tuple(
             ),
         ),
         ("_sending", "Sender", ("send_frames", "flush", "write_pending", "replies_due")),
-        ("_receiving", "Receiver", ("_next_message_asked", "_check_all_taken", "close")),
+        (
+            "_receiving",
+            "Receiver",
+            ("_next_message_asked", "_check_all_taken", "close", "nobody_reads"),
+        ),
         ("_pings", "Pings", ("pong_received", "abandon_all")),
     )
     for name in names
