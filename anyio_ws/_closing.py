@@ -8,6 +8,8 @@ transport is dropped. The functions work on a connection's parts (``Link``, ``Se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 
 from ._link import Link
@@ -27,20 +29,19 @@ async def close(link: Link, sender: Sender, receiver: Receiver, code: int, reaso
     # dropped, so that the reader goes on to the peer's close frame.
     receiver.messages.drop_when_full()
     protocol = link.protocol
+
+    def queue_close() -> None:
+        if protocol.state is State.OPEN and sender.sending_fragments:
+            # The message under way can never be finished (websockets: same).
+            protocol.fail(1011, "close during fragmented message")
+        elif protocol.state is State.OPEN:
+            protocol.send_close(code, reason)
+
     with anyio.CancelScope(shield=True):
         # The timeout covers the write too: a peer that stops reading, or another
         # task's send() stuck on a full buffer, must not block close() for ever.
         with anyio.move_on_after(link.timeout()):
-            try:
-                async with sender.lock:
-                    if protocol.state is State.OPEN and sender.sending_fragments:
-                        # The message under way can never be finished (websockets: same).
-                        protocol.fail(1011, "close during fragmented message")
-                    elif protocol.state is State.OPEN:
-                        protocol.send_close(code, reason)
-                    await sender.write_pending()  # also replies the reader left to us
-            except ConnectionClosed:
-                pass  # the transport broke; the reader sees it and finishes
+            await _queue_and_write(sender, queue_close)
             await link.wait_for(link.closed, wait_for_room=False)
         await drop_if_still_open(link)
 
@@ -56,15 +57,14 @@ async def fail(
     """
     receiver.messages.drop_when_full()
     protocol = link.protocol
+
+    def queue_failure() -> None:
+        if protocol.state is State.OPEN:
+            protocol.fail(code, reason)
+
     with anyio.CancelScope(shield=True):
         with anyio.move_on_after(link.timeout()):
-            try:
-                async with sender.lock:
-                    if protocol.state is State.OPEN:
-                        protocol.fail(code, reason)
-                    await sender.write_pending()
-            except ConnectionClosed:
-                pass
+            await _queue_and_write(sender, queue_failure)
             if wait:
                 await link.wait_for(link.closed, wait_for_room=False)
         if wait:
@@ -81,15 +81,29 @@ async def close_when_cancelled(link: Link, sender: Sender, reader: Reader, code:
         return
     # Open: send the close frame. Closing already (close() sent it): the peer's
     # answer is still to be read, or the connection would end as 1006.
+
+    def queue_close() -> None:
+        if protocol.state is State.OPEN:
+            protocol.send_close(code)
+
     with anyio.move_on_after(link.timeout()):
-        try:
-            async with sender.lock:
-                if protocol.state is State.OPEN:
-                    protocol.send_close(code)
-                await sender.write_pending()
-        except ConnectionClosed:
-            return
-        await reader.read_frames()  # until the peer's close frame, or close_timeout
+        if await _queue_and_write(sender, queue_close):
+            await reader.read_frames()  # until the peer's close frame, or close_timeout
+
+
+async def _queue_and_write(sender: Sender, queue: Callable[[], None]) -> bool:
+    """Under the send lock, queue a closing frame with ``queue()`` (which checks the
+    state) and write it with the replies the reader left to the lock holder.
+
+    False when the transport broke: the reader sees it and finishes the connection.
+    """
+    try:
+        async with sender.lock:
+            queue()
+            await sender.write_pending()
+    except ConnectionClosed:
+        return False
+    return True
 
 
 async def _drop_unless_closed(link: Link) -> None:

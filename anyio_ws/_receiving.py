@@ -62,10 +62,7 @@ class Receiver:
 
     async def recv(self, decode: bool | None, fail: FailInvalidUtf8) -> Data:
         """``Connection.recv()``: the next whole message, converted as asked."""
-        if self._recv_in_progress:
-            raise ConcurrencyError("another task is already in recv() or recv_streaming()")
-        self._recv_in_progress = True
-        self._next_message_asked()
+        self.begin_receive()
         try:
             message = self.messages.get_nowait()
             if message is None:
@@ -113,7 +110,7 @@ class Receiver:
     # ---------------------------------------------------- the in-hand rule
 
     def begin_receive(self) -> None:
-        """A streaming receive starts (one task at a time): see ``recv()``."""
+        """A receive call starts: one task at a time, and what it took before is done."""
         if self._recv_in_progress:
             raise ConcurrencyError("another task is already in recv() or recv_streaming()")
         self._recv_in_progress = True
