@@ -1,11 +1,9 @@
 """The bounded queue of received messages between the reader task and ``recv()``.
 
-A list and two events rather than an anyio memory object stream, for two reasons:
-cancelling ``get()`` can never lose an item (items only leave the deque in the getter's
+A ``Fifo`` and two events rather than an anyio memory object stream, for two reasons:
+cancelling ``get()`` can never lose an item (items only leave the FIFO in the getter's
 own task, after its wait is over), and closing it lets ``get()`` drain what is left
-before reporting the end — the order design.md promises. The list (with a moving head,
-compacted as it goes) rather than a deque: an empty deque costs ~0.6 KiB, and an idle
-connection keeps its queue forever.
+before reporting the end — the order design.md promises.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from ._fifo import Fifo
 from .core._parts import append_part
 
 __all__ = ["MessageQueue", "PartialMessage", "QueueClosed"]
@@ -43,8 +42,7 @@ class MessageQueue(Generic[T]):
         high, low = max_size if isinstance(max_size, tuple) else (max_size, None)
         self.max_size = high
         self._low = low if low is not None else (high // 4 if high is not None else 0)
-        self._items: list[T] = []
-        self._head = 0
+        self._items: Fifo[T] = Fifo()
         self._closed = False
         self._item_arrived: anyio.Event | None = None
         self._space_freed: anyio.Event | None = None
@@ -52,7 +50,7 @@ class MessageQueue(Generic[T]):
         self._dropping_all = False
 
     def __len__(self) -> int:
-        return len(self._items) - self._head
+        return len(self._items)
 
     @property
     def closed(self) -> bool:
@@ -97,7 +95,7 @@ class MessageQueue(Generic[T]):
 
     async def get(self) -> T:
         """Take the oldest item, waiting for one; raise ``QueueClosed`` once drained."""
-        while self._head == len(self._items):
+        while not self._items:
             if self._closed:
                 raise QueueClosed
             self._item_arrived = event = anyio.Event()
@@ -106,28 +104,16 @@ class MessageQueue(Generic[T]):
 
     def get_nowait(self) -> T | None:
         """Take the oldest item if there is one."""
-        if self._head == len(self._items):
+        if not self._items:
             return None
         return self._pop()
 
     def unget(self, item: T) -> None:
         """Put back at the head an item just taken (its taker was cancelled)."""
-        if self._head:
-            self._head -= 1
-            self._items[self._head] = item
-        else:
-            self._items.insert(0, item)
+        self._items.appendleft(item)
 
     def _pop(self) -> T:
-        items = self._items
-        item = items[self._head]
-        self._head += 1
-        if self._head == len(items):
-            items.clear()
-            self._head = 0
-        elif self._head > 32 and self._head * 2 > len(items):
-            del items[: self._head]  # amortised O(1): each item is moved at most once
-            self._head = 0
+        item = self._items.popleft()
         if self._space_freed is not None:
             self._space_freed.set()
             self._space_freed = None

@@ -480,25 +480,3 @@ def test_running_asyncio_detection_needs_an_asyncio_task():
     assert not _running_asyncio()
     assert anyio.run(check, backend="asyncio") is True
     assert anyio.run(check, backend="trio") is False
-
-
-def test_received_chunks_come_out_in_order_and_taken_ones_are_let_go() -> None:
-    """The chunk FIFO keeps order through splits and compaction, and holds no chunk
-    once taken (a peer's bytes are not kept alive by the buffer)."""
-    from anyio_ws._asyncio_stream import _Chunks
-
-    chunks = _Chunks()
-    for number in range(1000):
-        chunks.append(b"%d," % number)
-    out = []
-    while chunks:
-        chunk = chunks.popleft()
-        if len(chunk) > 2:  # split, and give the rest back, as receive(max_bytes) does
-            chunks.appendleft(chunk[2:])
-            chunk = chunk[:2]
-        out.append(chunk)
-        assert sum(len(item) for item in chunks._items) == sum(
-            len(item) for item in chunks._items[chunks._head :]
-        )
-    assert b"".join(out) == b"".join(b"%d," % number for number in range(1000))
-    assert len(chunks) == 0 and chunks._items == []
