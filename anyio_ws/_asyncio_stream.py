@@ -242,6 +242,22 @@ class AsyncioSocketStream(anyio.abc.SocketStream):
                 self._sending = False
             self._check_writable()
 
+    def send_nowait(self, item: bytes) -> int:
+        """Hand ``item`` to the transport without waiting; how many bytes it took (all).
+
+        The transport buffers what the kernel does not take at once; the caller bounds
+        that buffer (``write_buffer_size()``). Only for a caller that knows no ``send()``
+        is under way, as the connection's send lock tells it.
+        """
+        self._check_writable()
+        try:
+            self._transport.write(item)
+        except RuntimeError as exc:  # as in send()
+            if self._transport.is_closing():
+                raise anyio.BrokenResourceError from exc
+            raise
+        return len(item)
+
     def set_write_limits(self, high: int, low: int | None = None) -> None:
         """Make ``send()`` wait while more than ``high`` bytes are buffered (until ``low``)."""
         self._transport.set_write_buffer_limits(high=high, low=low)

@@ -7,7 +7,10 @@ all go through it. ``write_pending()`` is the one function that writes to the
 transport, and keeps the count of bytes accepted but not yet taken by the kernel.
 
 ``try_send()`` is what ``broadcast()`` uses: it queues a message without waiting, or
-says why it cannot as a ``Refusal``.
+says why it cannot as a ``Refusal``. When nobody holds the lock it also writes the
+message at once where the stream allows it (``_streams.nowait_writer``), so that one
+message to a thousand connections starts no task; only what the kernel did not take
+(a slow reader) is left to a flush task.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import anyio
 from ._link import Link
 from ._locks import SendLock
 from ._options import parse_write_limit
-from ._streams import TRANSPORT_ERRORS, abort, half_close
+from ._streams import TRANSPORT_ERRORS, abort, half_close, nowait_writer
+from .core.frames import Opcode
 from .core.protocol import State
 from .exceptions import ConnectionClosed
 
@@ -48,9 +52,13 @@ class Sender:
     """Writes a connection's frames: whole, in order, within its ``write_limit``."""
 
     __slots__ = (
+        "_backlog",
+        "_backlog_size",
         "_flush_scheduled",
         "_fragments_sent",
         "_link",
+        "_nowait",
+        "_nowait_known",
         "_stream_buffer_size",
         "_unsent",
         "_write_high",
@@ -73,6 +81,11 @@ class Sender:
             stream, "write_buffer_size", None
         )
         self._flush_scheduled = False
+        self._nowait: Callable[[bytes], int] | None = None
+        self._nowait_known = False  # looked up on first use: most connections never need it
+        self._backlog: list[bytes] = []
+        """Output a write without waiting left over, written before anything else."""
+        self._backlog_size = 0
         self.sending_fragments = False
         """True while ``send()`` writes a fragmented message: other messages wait for it
         (``broadcast()`` skips the connection); control frames may go between fragments."""
@@ -126,6 +139,10 @@ class Sender:
         protocol = link.protocol
         while True:
             chunks = protocol.data_to_send()
+            if self._backlog:
+                chunks = self._backlog + chunks
+                self._backlog = []
+                self._backlog_size = 0
             if not chunks:
                 return
             writes = _coalesce(chunks)
@@ -183,7 +200,7 @@ class Sender:
 
     def buffer_size(self) -> int:
         """Bytes accepted for sending that the kernel has not taken yet."""
-        pending = self._unsent + self._link.protocol.pending_bytes()
+        pending = self._unsent + self._backlog_size + self._link.protocol.pending_bytes()
         if self._stream_buffer_size is not None:
             pending += self._stream_buffer_size()
         return pending
@@ -201,30 +218,65 @@ class Sender:
             return Refusal.BUFFER_FULL
         return None
 
-    def try_send(self, payload: bytes, text: bool) -> Refusal | None:
+    def try_send(self, payload: bytes, text: bool, frame: bytes | None = None) -> Refusal | None:
         """Queue one message without waiting, or return why it cannot be.
 
-        A flush task (or the lock holder) writes it; nothing here yields.
+        ``frame``, if given, is the message already encoded (``encode_frame``), shared
+        by the connections that can send it as it is. Nothing here yields.
         """
         refusal = self.refusal()
         if refusal is not None:
             return refusal
         protocol = self._link.protocol
-        if text:
-            protocol.send_text(payload)
-        else:
-            protocol.send_binary(payload)
+        opcode = Opcode.TEXT if text else Opcode.BINARY
+        if frame is None or not protocol.send_prepared(opcode, payload, frame):
+            if text:
+                protocol.send_text(payload)
+            else:
+                protocol.send_binary(payload)
         self.flush_soon()
         return None
 
     def flush_soon(self) -> None:
-        """Have what the protocol queued written soon, without waiting here: by the lock
-        holder, who writes everything before releasing it, or else by a flush task."""
-        if not self.lock.locked() and not self._flush_scheduled:
-            task_group = self._link.task_group
-            assert task_group is not None
-            task_group.start_soon(self._flush_queued)
-            self._flush_scheduled = True
+        """Have what the protocol queued written without waiting here: by the lock holder,
+        who writes everything before releasing it; else at once, if the stream takes it
+        without waiting; else, for what is left, by a flush task."""
+        if self.lock.locked() or self._flush_scheduled:
+            return
+        if not self._backlog and self._write_now():
+            return
+        task_group = self._link.task_group
+        assert task_group is not None
+        task_group.start_soon(self._flush_queued)
+        self._flush_scheduled = True
+
+    def _write_now(self) -> bool:
+        """Write the protocol's output without waiting; whether all of it went out.
+
+        What the stream did not take goes to the backlog, for a flush task: the end of
+        a chunk the kernel had no room for, an EOF (a half-close waits), or everything
+        after a transport error (the task meets the error again, and handles it).
+        """
+        if not self._nowait_known:
+            self._nowait = nowait_writer(self._link.stream)
+            self._nowait_known = True
+        write = self._nowait
+        if write is None:
+            return False
+        chunks = self._link.protocol.data_to_send()
+        for index, chunk in enumerate(chunks):
+            try:
+                written = write(chunk) if chunk else -1
+            except TRANSPORT_ERRORS:
+                written = 0
+            if written != len(chunk):
+                left = chunks[index:]
+                if written > 0:
+                    left[0] = chunk[written:]
+                self._backlog = left
+                self._backlog_size = sum(map(len, left))
+                return False
+        return True
 
     async def _flush_queued(self) -> None:
         try:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import socket
 import ssl as ssl_module
+from collections.abc import Callable
 from contextlib import suppress
 
 import anyio
@@ -25,6 +26,7 @@ __all__ = [
     "abort",
     "address_of",
     "half_close",
+    "nowait_writer",
     "open_socket",
     "open_tcp",
     "open_unix",
@@ -63,6 +65,30 @@ async def abort(stream: ByteStream) -> None:
             await stream.aclose()
             return
         await anyio.aclose_forcefully(stream)
+
+
+def nowait_writer(stream: ByteStream) -> Callable[[bytes], int] | None:
+    """A function that writes to ``stream`` without waiting, or ``None`` if it cannot.
+
+    It returns how many bytes went out (the rest is the caller's to send later) and
+    raises the transport's error. On asyncio our stream hands bytes to its transport;
+    on trio a plain socket takes what fits in the kernel's buffer (trio's sockets are
+    non-blocking). A TLS stream must encrypt under its own lock: no such writer. Only
+    for a caller that knows no ``send()`` is under way (the connection's send lock).
+    """
+    if type(stream) is _asyncio_stream.AsyncioSocketStream:
+        return stream.send_nowait
+    if isinstance(stream, anyio.abc.SocketStream) and type(stream).__module__.endswith("._trio"):
+        sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+
+        def send_nowait(data: bytes) -> int:
+            try:
+                return sock.send(data)
+            except BlockingIOError:
+                return 0
+
+        return send_nowait
+    return None
 
 
 def address_of(stream: ByteStream, attribute: object) -> object:

@@ -325,9 +325,13 @@ class Connection:
         """
         return self._sender.buffer_size()
 
-    def try_send(self, payload: bytes, text: bool) -> Refusal | None:
-        """Queue a message without waiting (``broadcast()``), or say why it cannot."""
-        return self._sender.try_send(payload, text)
+    def try_send(self, payload: bytes, text: bool, frame: bytes | None = None) -> Refusal | None:
+        """Queue a message without waiting (``broadcast()``), or say why it cannot.
+
+        ``frame``: the message already encoded (``encode_frame``), which connections
+        that send it unchanged (a server's, without compression) share.
+        """
+        return self._sender.try_send(payload, text, frame)
 
     async def wait_writable(self) -> None:
         """Wait until ``try_send()`` has room (``abroadcast()``)."""

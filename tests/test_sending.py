@@ -12,6 +12,7 @@ from helpers import MemoryByteStream, Peer, memory_stream_pair
 from anyio_ws import ConnectionClosedError
 from anyio_ws._link import Link
 from anyio_ws._sending import _WRITE_JOIN_LIMIT, Refusal, Sender, _coalesce
+from anyio_ws._streams import nowait_writer, open_tcp
 from anyio_ws.core.events import BinaryMessage, TextMessage
 from anyio_ws.core.protocol import Protocol, Side
 
@@ -166,3 +167,39 @@ async def test_send_frames_after_fragments_waits_for_the_fragmented_message() ->
             await sender.send_frames(link.protocol.send_pong, b"")  # control frames go on
             sender.fragments_done()
         assert [await peer.next_event(), await peer.next_event()][1] == TextMessage("whole")
+
+
+# ------------------------------------------------------------- nowait writers
+
+
+async def test_a_plain_tcp_stream_takes_bytes_without_waiting(anyio_backend_name: str) -> None:
+    """What broadcast() writes with: asyncio's transport takes everything (the caller
+    bounds its buffer); trio's socket takes what fits in the kernel, then 0, never blocks."""
+
+    async def never_read(peer: anyio.abc.SocketStream) -> None:
+        async with peer:
+            await anyio.sleep_forever()
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with anyio.create_task_group() as group:
+            group.start_soon(listener.serve, never_read)
+            stream = await open_tcp("127.0.0.1", port, None, None)
+            write = nowait_writer(stream)
+            assert write is not None
+            chunk = b"x" * 65536
+            counts = [write(chunk) for _ in range(256)]  # 16 MiB to a peer that never reads
+            if anyio_backend_name == "trio":
+                assert counts[0] == len(chunk) and counts[-1] == 0
+                assert sum(counts) < 256 * len(chunk)
+            else:
+                assert counts == [len(chunk)] * 256
+            await anyio.aclose_forcefully(stream)
+            group.cancel_scope.cancel()
+
+
+async def test_memory_streams_have_no_nowait_writer() -> None:
+    """Streams that must be awaited (memory, TLS on trio) are written by a task."""
+    ours, theirs = memory_stream_pair()
+    async with ours, theirs:
+        assert nowait_writer(ours) is None

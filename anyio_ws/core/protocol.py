@@ -255,6 +255,23 @@ class Protocol(MessageAssembler):
         """Send the next frame of a fragmented message."""
         self._send_data(Opcode.CONT, data, fin)
 
+    def send_prepared(self, opcode: Opcode, payload: bytes, frame: bytes) -> bool:
+        """Queue a whole message already encoded as ``frame``, if it can go as it is.
+
+        ``frame`` must be ``encode_frame(opcode, payload)``: one unmasked frame with no
+        reserved bit, which ``broadcast()`` encodes once for many server connections.
+        Returns ``False`` and queues nothing where the frame must be built here: on a
+        client (it masks) or with an extension (it transforms each message); the caller
+        then uses ``send_text``/``send_binary``. Raises ``InvalidState`` as they do.
+        """
+        if self._masked_out or self.extensions:
+            return False
+        self._check_data_frame(opcode)
+        if self.debug:
+            self.logger.debug("> %s", Frame(opcode, payload))
+        self._output.append(frame)
+        return True
+
     def send_ping(self, data: bytes) -> None:
         """Send a ping with at most 125 bytes of payload."""
         self._send_control(Opcode.PING, data)
@@ -454,7 +471,7 @@ class Protocol(MessageAssembler):
 
     # ----------------------------------------------------------------- sending
 
-    def _send_data(self, opcode: Opcode, data: bytes, fin: bool) -> None:
+    def _check_data_frame(self, opcode: Opcode) -> None:
         if self.state is not State.OPEN:
             raise InvalidState(f"cannot send a data frame in state {self.state.name}")
         # Section 5.4: a message's frames are one start frame, then continuations.
@@ -462,6 +479,9 @@ class Protocol(MessageAssembler):
             if self._sending_message:
                 raise InvalidState("the previous message is unfinished: send a continuation")
             raise InvalidState("no fragmented message to continue")
+
+    def _send_data(self, opcode: Opcode, data: bytes, fin: bool) -> None:
+        self._check_data_frame(opcode)
         rsv = 0
         first = opcode is not Opcode.CONT
         for extension in self.extensions:
