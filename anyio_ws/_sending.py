@@ -25,7 +25,7 @@ from ._link import Link
 from ._locks import SendLock
 from ._options import parse_write_limit
 from ._streams import TRANSPORT_ERRORS, abort, half_close, nowait_writer
-from .core.frames import Opcode
+from .core.frames import PreparedMessage
 from .core.protocol import State
 from .exceptions import ConnectionClosed
 
@@ -218,18 +218,19 @@ class Sender:
             return Refusal.BUFFER_FULL
         return None
 
-    def try_send(self, payload: bytes, text: bool, frame: bytes | None = None) -> Refusal | None:
+    def try_send(
+        self, payload: bytes, text: bool, prepared: PreparedMessage | None = None
+    ) -> Refusal | None:
         """Queue one message without waiting, or return why it cannot be.
 
-        ``frame``, if given, is the message already encoded (``encode_frame``), shared
-        by the connections that can send it as it is. Nothing here yields.
+        ``prepared``, if given, is the same message encoded once for the connections
+        that can share its frame (``Protocol.send_prepared``). Nothing here yields.
         """
         refusal = self.refusal()
         if refusal is not None:
             return refusal
         protocol = self._link.protocol
-        opcode = Opcode.TEXT if text else Opcode.BINARY
-        if frame is None or not protocol.send_prepared(opcode, payload, frame):
+        if prepared is None or not protocol.send_prepared(prepared):
             if text:
                 protocol.send_text(payload)
             else:

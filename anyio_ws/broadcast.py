@@ -4,7 +4,10 @@
 connection that can take it and returns. A connection that is not writing already
 writes it at once where its stream takes bytes without waiting (asyncio's transport, a
 plain socket on trio), so the common case starts no task; the rest is written by the
-connection's send-lock holder or, for a slow reader, by one flush task. A connection whose write
+connection's send-lock holder or, for a slow reader, by one flush task. Connections
+that encode the message alike share one frame: all uncompressed ones, and compressed
+ones without context takeover (``serve(shared_compression=True)``) with the same
+settings; the others compress it each with their own context. A connection whose write
 buffer is over its ``write_limit`` (a client that stopped reading) is skipped, and
 the skip is logged, so memory stays bounded whatever the clients do.
 ``abroadcast()`` first waits, at most ``timeout`` seconds, for each connection to have
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 import anyio
 
 from .connection import Connection, Refusal
-from .core.frames import Opcode, encode_frame
+from .core.frames import Opcode, PreparedMessage
 from .exceptions import ConcurrencyError
 from .typing import DataLike
 
@@ -42,10 +45,10 @@ def broadcast(
     message. A ``str`` is sent as text, bytes-like as binary, encoded once for all.
     """
     payload, text = _encode(message)
-    frame = encode_frame(Opcode.TEXT if text else Opcode.BINARY, payload)
+    prepared = PreparedMessage(Opcode.TEXT if text else Opcode.BINARY, payload)
     refused: list[Exception] = []
     for connection in connections:
-        refusal = connection.try_send(payload, text, frame)
+        refusal = connection.try_send(payload, text, prepared)
         if refusal is not None and refusal is not Refusal.NOT_OPEN:
             _skipped(connection, refusal, raise_exceptions, refused)
     if refused:
@@ -69,19 +72,21 @@ async def abroadcast(
     if timeout is not None and timeout < 0:
         raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
     payload, text = _encode(message)
-    frame = encode_frame(Opcode.TEXT if text else Opcode.BINARY, payload)
+    prepared = PreparedMessage(Opcode.TEXT if text else Opcode.BINARY, payload)
     refused: list[Exception] = []
 
     async def send_one(connection: Connection) -> None:
         with anyio.move_on_after(float("inf") if timeout is None else timeout):
             await connection.wait_writable()
-        refusal = connection.try_send(payload, text, frame)
+        refusal = connection.try_send(payload, text, prepared)
         if refusal is not None and refusal is not Refusal.NOT_OPEN:
             _skipped(connection, refusal, raise_exceptions, refused)
 
     async with anyio.create_task_group() as group:
         for connection in connections:
-            if connection.try_send(payload, text, frame) is not None:  # not queued: wait for room
+            if (
+                connection.try_send(payload, text, prepared) is not None
+            ):  # not queued: wait for room
                 group.start_soon(send_one, connection)
     if refused:
         raise ExceptionGroup("skipped broadcast", refused)

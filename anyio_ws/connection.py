@@ -39,6 +39,7 @@ from ._reader import Reader
 from ._receiving import MessageStream, Receiver
 from ._sending import Refusal, Sender
 from ._streams import address_of
+from .core.frames import PreparedMessage
 from .core.http import Request, Response
 from .core.protocol import Protocol, State
 from .exceptions import ConnectionClosed, ConnectionClosedOK
@@ -325,13 +326,15 @@ class Connection:
         """
         return self._sender.buffer_size()
 
-    def try_send(self, payload: bytes, text: bool, frame: bytes | None = None) -> Refusal | None:
+    def try_send(
+        self, payload: bytes, text: bool, prepared: PreparedMessage | None = None
+    ) -> Refusal | None:
         """Queue a message without waiting (``broadcast()``), or say why it cannot.
 
-        ``frame``: the message already encoded (``encode_frame``), which connections
-        that send it unchanged (a server's, without compression) share.
+        ``prepared``: the same message, encoded once for all the connections that
+        encode it alike (``Protocol.send_prepared``).
         """
-        return self._sender.try_send(payload, text, frame)
+        return self._sender.try_send(payload, text, prepared)
 
     async def wait_writable(self) -> None:
         """Wait until ``try_send()`` has room (``abroadcast()``)."""

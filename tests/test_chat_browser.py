@@ -116,3 +116,81 @@ def test_two_pages_chat_and_reconnect_after_restart(server_backend: str) -> None
                 stop(restarted)
         finally:
             browser.close()
+
+
+SHARED_COMPRESSION_SERVER = """
+import sys, anyio, anyio_ws
+
+MESSAGES = ['{"symbol": "ACME", "price": 101.25}' * 40, "é€ " * 500, ""]
+
+async def main() -> None:
+    connections = set()
+    everyone = anyio.Event()
+
+    async def handler(ws):
+        connections.add(ws)
+        if len(connections) == 2:
+            everyone.set()
+        await ws.wait_closed()
+
+    async with anyio_ws.serve(handler, "127.0.0.1", 0, shared_compression=True) as server:
+        print(server.port, flush=True)
+        await everyone.wait()
+        for message in MESSAGES:
+            anyio_ws.broadcast(connections, message)
+        await anyio.sleep_forever()
+
+anyio.run(main, backend=sys.argv[1])
+"""
+
+COLLECT_JS = """
+async ([url, count]) => {
+    const collect = () => new Promise((resolve, reject) => {
+        const ws = new WebSocket(url);
+        const got = [];
+        ws.onmessage = (event) => {
+            got.push(event.data);
+            if (got.length === count) resolve([ws.extensions, got]);
+        };
+        ws.onerror = () => reject(new Error("websocket error"));
+    });
+    return await Promise.all([collect(), collect()]);
+}
+"""
+
+
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+def test_chromium_inflates_a_broadcast_compressed_once(server_backend: str) -> None:
+    """Two Chromium WebSockets get one shared compressed frame per message, intact."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SHARED_COMPRESSION_SERVER, server_backend],
+        cwd=ROOT,
+        env=python_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], TIMEOUT)
+        assert ready, "the server printed nothing"
+        port = int(process.stdout.readline())
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(WAIT_MS)
+                results = page.evaluate(COLLECT_JS, [f"ws://127.0.0.1:{port}/", 3])
+            finally:
+                browser.close()
+        expected = ['{"symbol": "ACME", "price": 101.25}' * 40, "é€ " * 500, ""]
+        for extensions, messages in results:
+            assert "permessage-deflate" in extensions
+            assert "server_no_context_takeover" in extensions
+            assert messages == expected
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -16,7 +16,10 @@ import anyio
 import pytest
 
 import anyio_ws
-from anyio_ws.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from anyio_ws.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
+)
 
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
@@ -96,3 +99,56 @@ async def test_browser_offer_is_accepted() -> None:
             assert "permessage-deflate" in answer and "client_max_window_bits=12" in answer
             await ws.send("compressible " * 1000)
             assert await ws.recv() == "compressible " * 1000
+
+
+async def test_shared_compression_reaches_websockets_and_browser_offers_intact(
+    anyio_backend: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With serve(shared_compression=True), one compressed frame goes to a websockets
+    client, our client, and a browser's offer; each inflates the original exactly."""
+    compressed: list[bytes] = []
+    encode = PerMessageDeflate.encode
+
+    def counted(self: PerMessageDeflate, data: bytes, *, first: bool, fin: bool) -> Any:
+        compressed.append(data)
+        return encode(self, data, first=first, fin=fin)
+
+    monkeypatch.setattr(PerMessageDeflate, "encode", counted)
+    ready = anyio.Event()
+    connections: set[anyio_ws.ServerConnection] = set()
+
+    async def register(ws: anyio_ws.ServerConnection) -> None:
+        connections.add(ws)
+        if len(connections) == 3:
+            ready.set()
+        await ws.wait_closed()
+
+    messages: list[str | bytes] = [
+        '{"symbol": "ACME", "price": 101.25, "volume": 1200}' * 30,
+        bytes(range(256)) * 64,
+        "",
+    ]
+    offer = [ClientPerMessageDeflateFactory(client_max_window_bits=True)]
+    async with anyio_ws.serve(register, "127.0.0.1", 0, shared_compression=True) as server:
+        uri = f"ws://127.0.0.1:{server.port}/"
+        async with (
+            websockets_client(anyio_backend[0], uri) as theirs,
+            anyio_ws.connect(uri) as ours,
+            anyio_ws.connect(uri, compression=None, extensions=offer) as browser_like,
+        ):
+            with anyio.fail_after(5):
+                await ready.wait()
+            for connection in connections:
+                answer = connection.response.headers["Sec-WebSocket-Extensions"]
+                assert "server_no_context_takeover" in answer
+            for message in messages:
+                anyio_ws.broadcast(connections, message)
+            assert len(compressed) == len(messages)  # once each, not once per connection
+            with anyio.fail_after(5):
+                for client in (theirs, ours, browser_like):
+                    assert [await client.recv() for _ in messages] == messages
+
+
+def test_shared_compression_needs_compression() -> None:
+    with pytest.raises(ValueError, match="shared_compression needs compression='deflate'"):
+        anyio_ws.serve(echo, "127.0.0.1", 0, compression=None, shared_compression=True)

@@ -22,6 +22,7 @@ __all__ = [
     "CloseCode",
     "Frame",
     "Opcode",
+    "PreparedMessage",
     "apply_mask",
     "encode_frame",
     "encode_header",
@@ -222,3 +223,26 @@ def encode_frame(
     if mask is None:
         return header + payload
     return header + mask + apply_mask(payload, mask)
+
+
+class PreparedMessage:
+    """One whole message, encoded once for each way connections encode it (broadcast).
+
+    ``Protocol.send_prepared`` asks it for the frame its connection would send; the
+    first connection of each kind (``key``: no extension, or an extension's
+    ``shared_encoding()``) encodes it, the others share those bytes.
+    """
+
+    __slots__ = ("_frames", "opcode", "payload")
+
+    def __init__(self, opcode: Opcode, payload: bytes) -> None:
+        self.opcode = opcode
+        self.payload = payload
+        self._frames: dict[object, bytes] = {}
+
+    def frame(self, key: object, encode: Callable[[PreparedMessage], bytes]) -> bytes:
+        """The frame for connections of kind ``key``; ``encode(self)`` makes it once."""
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = encode(self)
+        return frame

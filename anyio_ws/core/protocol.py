@@ -53,7 +53,9 @@ from .frames import (
     CloseCode,
     Frame,
     Opcode,
+    PreparedMessage,
     apply_mask,
+    encode_frame,
     encode_header,
     is_valid_close_code,
 )
@@ -255,22 +257,35 @@ class Protocol(MessageAssembler):
         """Send the next frame of a fragmented message."""
         self._send_data(Opcode.CONT, data, fin)
 
-    def send_prepared(self, opcode: Opcode, payload: bytes, frame: bytes) -> bool:
-        """Queue a whole message already encoded as ``frame``, if it can go as it is.
+    def send_prepared(self, message: PreparedMessage) -> bool:
+        """Queue a whole message encoded once for many connections (``broadcast()``).
 
-        ``frame`` must be ``encode_frame(opcode, payload)``: one unmasked frame with no
-        reserved bit, which ``broadcast()`` encodes once for many server connections.
-        Returns ``False`` and queues nothing where the frame must be built here: on a
-        client (it masks) or with an extension (it transforms each message); the caller
-        then uses ``send_text``/``send_binary``. Raises ``InvalidState`` as they do.
+        A server shares the frame with every connection that encodes messages the same
+        way: all those without extensions, or those whose extension says so
+        (``Extension.shared_encoding()``, e.g. permessage-deflate without context
+        takeover). Returns ``False`` and queues nothing where the message must be
+        encoded here: on a client (it masks each frame) or when an extension's
+        encoding depends on this connection's history; the caller then uses
+        ``send_text``/``send_binary``. Raises ``InvalidState`` as they do.
         """
-        if self._masked_out or self.extensions:
+        extensions = self.extensions
+        if self._masked_out or len(extensions) > 1:
             return False
-        self._check_data_frame(opcode)
+        key = extensions[0].shared_encoding() if extensions else ()
+        if key is None:
+            return False
+        self._check_data_frame(message.opcode)
         if self.debug:
-            self.logger.debug("> %s", Frame(opcode, payload))
-        self._output.append(frame)
+            self.logger.debug("> %s", Frame(message.opcode, message.payload))
+        self._output.append(message.frame(key, self._encode_whole))
         return True
+
+    def _encode_whole(self, message: PreparedMessage) -> bytes:
+        payload, rsv = message.payload, 0
+        for extension in self.extensions:
+            payload, bits = extension.encode(payload, first=True, fin=True)
+            rsv |= bits
+        return encode_frame(message.opcode, payload, rsv=rsv)
 
     def send_ping(self, data: bytes) -> None:
         """Send a ping with at most 125 bytes of payload."""

@@ -22,7 +22,7 @@ from anyio_ws.core.events import BinaryMessage, Event, TextMessage
 from anyio_ws.core.extensions import permessage_deflate
 from anyio_ws.core.extensions.base import ClientExtensionFactory, ServerExtensionFactory
 from anyio_ws.core.extensions.permessage_deflate import codec, negotiation
-from anyio_ws.core.frames import CloseCode, Opcode, apply_mask, encode_frame
+from anyio_ws.core.frames import CloseCode, Opcode, PreparedMessage, apply_mask, encode_frame
 from anyio_ws.core.protocol import Protocol, Side, State
 from anyio_ws.exceptions import PayloadTooBig
 from anyio_ws.extensions.permessage_deflate import (
@@ -310,6 +310,36 @@ def test_incompressible_message_of_max_size_passes() -> None:
     assert len(frames[0][1]) > len(data)  # DEFLATE's stored blocks made it longer
     server.receive_data(encode_frame(Opcode.BINARY, frames[0][1], rsv=RSV1, mask=MASK))
     assert server.events_received() == [BinaryMessage(data)]
+
+
+def server_deflate(**options: Any) -> Protocol:
+    """A server protocol with permessage-deflate configured by hand."""
+    return Protocol(Side.SERVER, extensions=[codec.PerMessageDeflate(**options)])
+
+
+def test_without_context_takeover_a_prepared_message_is_compressed_once() -> None:
+    """Alike connections share one compressed frame; every client inflates it."""
+    message = PreparedMessage(Opcode.TEXT, b'{"price": 101.5, "symbol": "ACME"}' * 20)
+    alike = [server_deflate(local_no_context_takeover=True) for _ in range(3)]
+    for protocol in alike:
+        protocol.send_text(b"history that a shared frame must not depend on")
+        protocol.data_to_send()
+        assert protocol.send_prepared(message)
+    frames = [protocol.data_to_send()[0] for protocol in alike]
+    assert frames[1] is frames[0] and frames[2] is frames[0]
+    smaller_window = server_deflate(local_no_context_takeover=True, local_max_window_bits=10)
+    assert smaller_window.send_prepared(message)
+    assert smaller_window.data_to_send()[0] is not frames[0]  # another kind: its own frame
+    client = Protocol(Side.CLIENT, extensions=[codec.PerMessageDeflate()])
+    client.receive_data(frames[0])
+    assert client.events_received() == [TextMessage(message.payload.decode())]
+
+
+def test_with_context_takeover_each_connection_compresses_its_own() -> None:
+    """A compressor with history (the default) cannot share: send_prepared refuses."""
+    protocol = server_deflate()
+    assert not protocol.send_prepared(PreparedMessage(Opcode.TEXT, b"x"))
+    assert protocol.data_to_send() == []
 
 
 # ------------------------------------------------------------- property: round trip

@@ -22,7 +22,14 @@ from anyio_ws.core.events import (
     PongReceived,
     TextMessage,
 )
-from anyio_ws.core.frames import Close, CloseCode, Opcode, apply_mask, encode_frame
+from anyio_ws.core.frames import (
+    Close,
+    CloseCode,
+    Opcode,
+    PreparedMessage,
+    apply_mask,
+    encode_frame,
+)
 from anyio_ws.core.protocol import Protocol, Side, State
 from anyio_ws.exceptions import (
     ConnectionClosedError,
@@ -740,34 +747,34 @@ class TestSending:
         assert counted == (len(output), len(b"".join(output))) and counted[1] > 300
         assert (protocol.pending_chunks(), protocol.pending_bytes()) == (0, 0)
 
-    def test_a_prepared_frame_goes_out_as_it_is_where_nothing_would_change_it(
-        self, side: Side
-    ) -> None:
-        """A server without extensions queues the very frame; a client (it masks) or a
-        connection with an extension refuses it and queues nothing."""
-        frame = encode_frame(Opcode.TEXT, b"hello")
+    def test_a_prepared_message_is_shared_where_nothing_would_change_it(self, side: Side) -> None:
+        """A server without extensions queues the one shared frame; a client (it masks)
+        or an extension that encodes per connection refuses it and queues nothing."""
+        message = PreparedMessage(Opcode.TEXT, b"hello")
         protocol = MAKERS[side]()
-        sent = protocol.send_prepared(Opcode.TEXT, b"hello", frame)
+        sent = protocol.send_prepared(message)
         assert sent is (side is Side.SERVER)
-        assert protocol.data_to_send() == ([frame] if sent else [])
+        output = protocol.data_to_send()
+        assert output == ([encode_frame(Opcode.TEXT, b"hello")] if sent else [])
         if sent:
-            assert protocol.send_prepared(Opcode.TEXT, b"hello", frame)
-            assert protocol.data_to_send()[0] is frame  # shared, not copied
+            other = server()
+            assert other.send_prepared(message)
+            assert other.data_to_send()[0] is output[0]  # shared, not encoded again
         with_extension = MAKERS[side](extensions=[Tagger(RSV2, send_bits=RSV2)])
-        assert not with_extension.send_prepared(Opcode.TEXT, b"hello", frame)
+        assert not with_extension.send_prepared(message)
         assert with_extension.data_to_send() == []
 
-    def test_a_prepared_frame_follows_the_rules_of_send_text(self) -> None:
+    def test_a_prepared_message_follows_the_rules_of_send_text(self) -> None:
         """Not while closing, nor in the middle of a fragmented message."""
-        frame = encode_frame(Opcode.BINARY, b"x")
+        message = PreparedMessage(Opcode.BINARY, b"x")
         fragmenting = server()
         fragmenting.send_binary(b"a", fin=False)
         with pytest.raises(InvalidState, match="previous message is unfinished"):
-            fragmenting.send_prepared(Opcode.BINARY, b"x", frame)
+            fragmenting.send_prepared(message)
         closing = server()
         closing.send_close(1000)
         with pytest.raises(InvalidState, match="state CLOSING"):
-            closing.send_prepared(Opcode.BINARY, b"x", frame)
+            closing.send_prepared(message)
 
     def test_rsv_bits_of_all_extensions_are_combined(self, side: Side) -> None:
         """Each extension's RSV bits are ORed into the frame, not replaced by the last."""

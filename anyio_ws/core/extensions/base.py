@@ -10,7 +10,7 @@ the closing handshake.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 __all__ = [
     "ClientExtensionFactory",
@@ -56,6 +56,16 @@ class Extension(ABC):
         ``fin`` is true for the last chunk of the message. Never returns more than
         ``max_size`` bytes over the whole message: raises ``PayloadTooBig`` first.
         """
+
+    def shared_encoding(self) -> Hashable | None:
+        """What makes this extension's encoding of a whole message the same as another's.
+
+        Two connections whose extensions return equal values encode any message to the
+        same bytes, whatever they sent before, so ``broadcast()`` encodes it once for
+        all of them. ``None`` (the default): the encoding depends on this connection's
+        history, and is done here, message by message.
+        """
+        return None
 
     def decode_pieces(self, data: bytes, *, fin: bool, max_size: int | None) -> Iterator[bytes]:
         """Like ``decode``, but yield the output in pieces, produced as they are taken.

@@ -131,6 +131,14 @@ class PerMessageDeflate(Extension):
                 self._compressor = None
         return payload, RSV1 if first else 0
 
+    def shared_encoding(self) -> tuple[object, ...] | None:
+        """Without context takeover, a message compresses the same on every connection
+        with the same window and settings: zlib starts afresh and is deterministic."""
+        if not self.local_no_context_takeover:
+            return None  # the compressor's history is this connection's own
+        wbits = max(self.local_max_window_bits, _MIN_ZLIB_WINDOW_BITS)
+        return (NAME, wbits, *sorted(self.compress_settings.items()))
+
     # --------------------------------------------------------------- receiving
 
     def begin_message(self, rsv: int) -> bool:

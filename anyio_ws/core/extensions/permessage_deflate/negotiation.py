@@ -361,16 +361,21 @@ def enable_client_permessage_deflate(
 
 def enable_server_permessage_deflate(
     extensions: Sequence[ServerExtensionFactory] | None,
+    *,
+    server_no_context_takeover: bool = False,
 ) -> list[ServerExtensionFactory]:
     """Add the default permessage-deflate answer, unless ``extensions`` has one already.
 
     This is what ``compression="deflate"`` does on a server: windows of 12 bits on both
     sides (the client's when it lets us cap it) and ``memLevel=5``, for about 49 KiB
     per connection (measured in the docstring of the ``permessage_deflate`` package).
+    ``server_no_context_takeover`` is what ``serve(shared_compression=True)`` adds: each
+    message is compressed afresh, the same on every connection.
     """
     extensions = list(extensions or ())
     if not any(factory.name == NAME for factory in extensions):
         factory = ServerPerMessageDeflateFactory(
+            server_no_context_takeover=server_no_context_takeover,
             server_max_window_bits=DEFAULT_WINDOW_BITS,
             client_max_window_bits=DEFAULT_WINDOW_BITS,
             compress_settings={"memLevel": DEFAULT_MEM_LEVEL},
