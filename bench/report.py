@@ -353,7 +353,10 @@ def chart(
             ax.invert_yaxis()
             workload = config.WORKLOADS[key]
             better = "higher" if workload.higher_is_better else "lower"
-            ax.set_title(f"{role}: {key} ({workload.unit}, {better} is better)", fontsize=8)
+            title = f"{role}: {key} ({workload.unit}, {better} is better)"
+            if len(title) > 45:  # wrap what would overflow its panel
+                title = f"{role}: {key}\n({workload.unit}, {better} is better)"
+            ax.set_title(title, fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
