@@ -20,7 +20,7 @@ import base64
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import config, fanout, wsframes
@@ -293,7 +293,7 @@ async def open_conn(host: str, port: int, *, raw: bool, deflate: bool = False) -
     return conn
 
 
-async def close_all(conns: list[Conn]) -> None:
+async def close_all(conns: Sequence[Conn]) -> None:
     await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
 

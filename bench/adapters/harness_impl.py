@@ -90,7 +90,7 @@ class HarnessEcho(Implementation):
                         return
 
             def connection_lost(self, exc: Exception | None) -> None:
-                room.clients.discard(self.transport)  # type: ignore[arg-type]
+                room.clients.discard(self.transport)
 
         server = await loop.create_server(FanoutClient, host, 0, backlog=4096)
         async with server:
