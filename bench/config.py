@@ -44,9 +44,22 @@ WORKLOADS: dict[str, Workload] = {
             "MB/s",
             compression=True,
         ),
+        Workload(
+            "f",
+            "(f) broadcast fan-out: 64 B text messages, each to every connection, in rounds",
+            "delivered messages/s",
+        ),
+        Workload(
+            "fz",
+            "(f) with compression: broadcast fan-out, permessage-deflate",
+            "delivered messages/s",
+            compression=True,
+        ),
     )
 }
 DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "cz"]
+SERVER_ONLY_WORKLOADS = ("f", "fz")
+"""Broadcasting is what a server does: the client role skips these."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,11 @@ class Settings:
     open_concurrency: int = 50
     settle: float = 0.5
     """(e): seconds between the last connection opened (or closed) and an RSS reading."""
+    fanout_connections: int = 1000
+    """(f), (fz): clients that receive every broadcast message."""
+    fanout_round: int = 32
+    """(f), (fz): messages per round. A round is 32 frames of 66 bytes (~2 KiB) per
+    client, far below every library's write buffer limit (32 KiB in websockets)."""
     uvloop: bool = False
     """Run the measured asyncio implementations on uvloop instead of asyncio's loop."""
 
@@ -73,4 +91,6 @@ class Settings:
 
 
 FULL = Settings()
-QUICK = Settings(reps=1, warmup=0.2, window=0.4, idle_connections=200, settle=0.3)
+QUICK = Settings(
+    reps=1, warmup=0.2, window=0.4, idle_connections=200, settle=0.3, fanout_connections=200
+)

@@ -18,11 +18,12 @@ import argparse
 import asyncio
 import base64
 import os
+import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import config, wsframes
+from . import config, fanout, wsframes
 from .procutil import emit_result, rss_bytes, setup_process
 
 CLOSE_1000 = (1000).to_bytes(2, "big")
@@ -292,7 +293,7 @@ async def open_conn(host: str, port: int, *, raw: bool, deflate: bool = False) -
     return conn
 
 
-async def close_all(conns: list[Conn]) -> None:
+async def close_all(conns: Sequence[Conn]) -> None:
     await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
 
@@ -423,6 +424,257 @@ async def memory_workload(
     }
 
 
+# ----------------------------------------------------------- (f) and (fz) fan-out
+
+ROUND_TIMEOUT = 8.0
+"""Seconds for every client to receive a whole round (below Window's final 10 s)."""
+
+
+class Rounds:
+    """The generator's side of the round protocol: what every client expects now."""
+
+    def __init__(self, size: int, compressed: bool) -> None:
+        self.size = size
+        self.compressed = compressed
+        self.start = 0
+        self.payloads: list[bytes] = []
+        self.stream = b""
+        """The round's frames back to back: what an uncompressed client receives."""
+        self.pending = 0
+        self.completed = 0
+        self.future: asyncio.Future[None] | None = None
+        self.error: BaseException | None = None
+
+    def begin(self, conns: list[FanoutConn]) -> asyncio.Future[None]:
+        """Expect the next ``size`` messages on every connection."""
+        self.start += len(self.payloads)
+        seqs = range(self.start, self.start + self.size)
+        self.payloads = [fanout.message(seq).encode() for seq in seqs]
+        self.stream = b"".join(fanout.frame(seq) for seq in seqs)
+        for conn in conns:
+            conn.new_round()
+        self.pending = len(conns)
+        self.future = asyncio.get_running_loop().create_future()
+        if self.error is not None:
+            self.future.set_exception(self.error)
+        return self.future
+
+    def client_done(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.future is not None and not self.future.done():
+            self.future.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        if self.future is not None and not self.future.done():
+            self.future.set_exception(exc)
+
+
+class FanoutConn(Conn):
+    """A client of (f)/(fz): checks that it receives every message of every round, in order.
+
+    Uncompressed, the fast path compares the bytes received with the round's frames
+    back to back (``Rounds.stream``); anything else (a ping, a fragment, compression, an
+    error) goes frame by frame through the parser, from the last whole frame on.
+    """
+
+    def __init__(self, host: str, port: int, *, raw: bool, deflate: bool, rounds: Rounds) -> None:
+        super().__init__(host, port, raw=raw, deflate=deflate)
+        self.rounds = rounds
+        if raw:
+            self._parser = wsframes.FrameParser()  # the raw baselines write frames too
+        self.base = 0
+        """Messages verified in the rounds before this one."""
+        self.offset = 0
+        """Fast path: bytes of ``rounds.stream`` received so far."""
+        self.index = 0
+        """Slow path: messages of this round received so far."""
+        self.slow = deflate
+        self.finished = False
+        """Set before closing: from then on, nothing received is checked."""
+
+    def new_round(self) -> None:
+        self.base = self.verified()
+        self.offset = self.index = 0
+
+    def verified(self) -> int:
+        """Messages verified so far, over all rounds."""
+        return self.base + (self.index if self.slow else self.offset // fanout.FRAME_SIZE)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self.finished:
+            self.rounds.fail(BenchError(f"connection lost during the run: {exc!r}"))
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            super().data_received(data)  # the handshake; a data frame before a round fails
+            return
+        if self.finished:
+            if self._parser is not None:  # only the closing frame matters now
+                self._parser.feed(data)
+                while (f := self._parser.next_frame()) is not None:
+                    self.close_received |= f.opcode == wsframes.OP_CLOSE
+            return
+        try:
+            self._received(data)
+        except BenchError as exc:
+            self._fail(exc)
+            self.rounds.fail(exc)
+
+    def _received(self, data: bytes) -> None:
+        rounds = self.rounds
+        if not self.slow:
+            stream, offset = rounds.stream, self.offset
+            if stream.startswith(data, offset):
+                offset += len(data)
+                self.offset = offset
+                if offset == len(stream):
+                    rounds.client_done()
+                return
+            # Parse from the last whole frame received (already checked) on.
+            cut = offset - offset % fanout.FRAME_SIZE
+            self.index = cut // fanout.FRAME_SIZE
+            self.slow = True
+            data = stream[cut:offset] + data
+        parser = self._parser
+        assert parser is not None
+        parser.feed(data)
+        self._check_frames(parser)
+        if not rounds.compressed and not parser.pending() and not self._fragments:
+            self.slow = False
+            self.offset = self.index * fanout.FRAME_SIZE
+
+    def _check_frames(self, parser: wsframes.FrameParser) -> None:
+        rounds = self.rounds
+        while (f := parser.next_frame()) is not None:
+            if f.opcode >= 0x8:
+                if f.opcode == wsframes.OP_PING:
+                    pong = wsframes.frame(wsframes.OP_PONG, f.payload, mask=os.urandom(4))
+                    self.transport.write(pong)  # type: ignore[union-attr]
+                elif f.opcode == wsframes.OP_CLOSE:
+                    self.close_received = True
+                    raise BenchError("server closed the connection during the run")
+                continue
+            if f.opcode != wsframes.OP_CONT:
+                if self._fragments:
+                    raise BenchError("new message inside a fragmented one")
+                self._fragment_opcode, self._fragment_rsv1 = f.opcode, f.rsv1
+            elif not self._fragments:
+                raise BenchError("continuation frame without a message")
+            self._fragments.append(f.payload)
+            if not f.fin:
+                continue
+            payload = b"".join(self._fragments)
+            self._fragments.clear()
+            if self._fragment_rsv1:
+                if self._inflater is None:
+                    raise BenchError("RSV1 set without permessage-deflate")
+                payload = self._inflater.inflate(payload)
+            if self._fragment_opcode != wsframes.OP_TEXT:
+                raise BenchError(f"expected a text message, got opcode {self._fragment_opcode}")
+            i = self.index
+            if i >= len(rounds.payloads):
+                raise BenchError(
+                    f"message with seq {fanout.seq_of(payload)} after the whole round "
+                    f"{rounds.start}..{rounds.start + len(rounds.payloads) - 1} (duplicate or "
+                    "unasked)"
+                )
+            if payload != rounds.payloads[i]:
+                got = fanout.seq_of(payload)
+                raise BenchError(
+                    f"expected seq {rounds.start + i}, got "
+                    + (f"seq {got}" if got is not None else f"{payload[:24]!r}")
+                )
+            self.index = i + 1
+            if i + 1 == len(rounds.payloads):
+                rounds.client_done()
+
+
+async def drive_rounds(
+    conns: list[FanoutConn], rounds: Rounds, raw: bool, stop: Callable[[], bool]
+) -> None:
+    """Ask for a round on the first connection, wait for every client to have it; repeat."""
+    control = conns[0].transport
+    assert control is not None
+    while True:
+        done = rounds.begin(conns)
+        text = fanout.request(rounds.start, rounds.size, len(conns)).encode()
+        if raw:
+            control.write(text + b"\n")
+        else:
+            control.write(wsframes.frame(wsframes.OP_TEXT, text, mask=os.urandom(4)))
+        try:
+            await asyncio.wait_for(done, ROUND_TIMEOUT)
+        except asyncio.TimeoutError:
+            behind = [c for c in conns if c.verified() - c.base < rounds.size]
+            worst = min(c.verified() - c.base for c in behind) if behind else 0
+            raise BenchError(
+                f"round {rounds.start}..{rounds.start + rounds.size - 1}: {len(behind)} of "
+                f"{len(conns)} clients lack messages after {ROUND_TIMEOUT:.0f} s (one got only "
+                f"{worst} of {rounds.size})"
+            ) from None
+        rounds.completed += 1
+        if stop():
+            return
+
+
+async def fanout_workload(
+    host: str, port: int, raw: bool, settings: config.Settings, *, deflate: bool
+) -> tuple[float, dict[str, Any]]:
+    """Broadcast rounds to ``fanout_connections`` clients; delivered messages per second."""
+    rounds = Rounds(settings.fanout_round, compressed=deflate)
+    sem = asyncio.Semaphore(settings.open_concurrency)
+    loop = asyncio.get_running_loop()
+
+    async def opened() -> FanoutConn:
+        async with sem:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: FanoutConn(host, port, raw=raw, deflate=deflate, rounds=rounds),
+                    host,
+                    port,
+                ),
+                HANDSHAKE_TIMEOUT,
+            )
+            await asyncio.wait_for(asyncio.shield(conn.ready), HANDSHAKE_TIMEOUT)
+            return conn
+
+    results = await asyncio.gather(
+        *(opened() for _ in range(settings.fanout_connections)), return_exceptions=True
+    )
+    conns = [c for c in results if isinstance(c, FanoutConn)]
+    try:
+        failed = [r for r in results if not isinstance(r, FanoutConn)]
+        if failed:
+            raise BenchError(
+                f"{len(failed)} of {len(results)} connections failed to open: {failed[0]!r}"
+            )
+        if deflate and any(c.deflate is None for c in conns):
+            raise BenchError("server did not negotiate permessage-deflate")
+        window = Window(settings)
+        task = asyncio.ensure_future(drive_rounds(conns, rounds, raw, lambda: window.stopping))
+        try:
+            rate = await window.measure(lambda: sum(c.verified() for c in conns), [task])
+        finally:
+            task.cancel()
+        delivered = sum(c.verified() for c in conns)
+        if delivered != len(conns) * rounds.size * rounds.completed:  # the counts agree
+            raise BenchError(f"{delivered} messages delivered in {rounds.completed} rounds")
+    finally:
+        for conn in conns:
+            conn.finished = True
+        await close_all(conns)
+    return rate, {
+        "messages": delivered,
+        "clients": len(conns),
+        "round_size": rounds.size,
+        "rounds": rounds.completed,
+        "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    }
+
+
 async def run_workload(
     key: str, host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
 ) -> tuple[float, dict[str, Any]]:
@@ -443,6 +695,8 @@ async def run_workload(
         return await handshake_workload(host, port, raw, settings)
     if key == "e":
         return await memory_workload(host, port, raw, settings, server_pid)
+    if key in ("f", "fz"):
+        return await fanout_workload(host, port, raw, settings, deflate=key == "fz" and not raw)
     raise ValueError(f"unknown workload {key!r}")
 
 

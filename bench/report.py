@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -202,8 +203,16 @@ def git_revision() -> str:
         return "unknown"
 
 
-def machine_lines(settings: config.Settings, elapsed: float) -> list[str]:
+def machine_lines(settings: config.Settings, keys: list[str], elapsed: float) -> list[str]:
     vers = ", ".join(f"{k} {v}" for k, v in versions().items())
+    fanout = ""
+    if any(k in config.SERVER_ONLY_WORKLOADS for k in keys):
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        fanout = (
+            f"(f) {settings.fanout_connections} clients, rounds of {settings.fanout_round} "
+            f"messages; every process raised its open-file limit (RLIMIT_NOFILE) to the hard "
+            f"limit, {nofile}; "
+        )
     return [
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs; {platform.system()} "
         f"{platform.release()}; fixed side pinned to CPU {config.GENERATOR_CPU}, measured "
@@ -213,7 +222,7 @@ def machine_lines(settings: config.Settings, elapsed: float) -> list[str]:
         f"- Settings: {settings.reps} repetition(s) per cell, round-robin order; "
         f"{settings.warmup} s warm-up + {settings.window} s window; (b) "
         f"{settings.connections} connections; (e) {settings.idle_connections} connections; "
-        f"measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
+        f"{fanout}measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
         f"Run took {elapsed / 60:.1f} min; {time.strftime('%Y-%m-%d %H:%M %Z')}.",
     ]
 
@@ -226,27 +235,37 @@ def markdown(
     elapsed: float,
 ) -> str:
     lines = ["# anyio_ws benchmarks", ""]
-    plain = [k for k in keys if k != "cz"]
+    compressed = [k for k in keys if config.WORKLOADS[k].compression]
+    plain = [k for k in keys if k not in compressed]
     for role in ("server", "client"):
         if role not in results.cells:
             continue
         lines += [f"## {ROLE_TITLES[role]}", ""]
-        if len(plain) > 1:
+        role_keys = [k for k in plain if role_has(role, k)]
+        if len(role_keys) > 1:
             lines += ["Medians (× websockets-asyncio):", ""]
-            lines += summary_table(role, plain, results, impls)
-        for key in plain:
-            if key in results.cells[role]:
+            lines += summary_table(role, role_keys, results, impls)
+        for key in role_keys:
+            if key in results.cells[role] or key in results.skipped.get(role, {}):
                 lines += workload_table(role, key, results, impls)
-    if "cz" in keys:
+    if compressed:
         lines += ["## With compression (permessage-deflate)", ""]
         for role in ("server", "client"):
-            if "cz" in results.cells.get(role, {}) or "cz" in results.skipped.get(role, {}):
-                lines += [f"### {ROLE_TITLES[role]}", ""]
-                lines += workload_table(role, "cz", results, impls)
-        lines += [
-            "The raw rows echo the same 1 MiB uncompressed: the cost of the bytes alone.",
-            "",
-        ]
+            for key in compressed:
+                if key in results.cells.get(role, {}) or key in results.skipped.get(role, {}):
+                    lines += [f"### {ROLE_TITLES[role]}", ""]
+                    lines += workload_table(role, key, results, impls)
+        if "cz" in keys:
+            lines += [
+                "The raw rows of (cz) echo the same 1 MiB uncompressed: the cost of the bytes "
+                "alone.",
+                "",
+            ]
+        if "fz" in keys:
+            lines += [
+                "The raw rows of (fz) send the same 64-byte frames uncompressed, as in (f).",
+                "",
+            ]
     lines += [
         "## How to read",
         "",
@@ -257,15 +276,27 @@ def markdown(
         f"- {CEILING}: the harness's own echo server (uvloop, raw protocol) under the"
         " generator: roughly the most the harness can measure in either role.",
         "- MB/s = 10⁶ payload bytes echoed per second (counted once, not per direction).",
-        "",
     ]
-    lines += machine_lines(settings, elapsed)
+    if any(k in config.SERVER_ONLY_WORKLOADS for k in keys):
+        lines += [
+            "- (f), (fz): messages received and checked (in order, each exactly once) by the"
+            " generator's clients per second, summed over the clients; the server sends"
+            " rounds of messages on request, the next round once every client has the last"
+            " one (bench/README.md). Server role only.",
+        ]
+    lines += [""]
+    lines += machine_lines(settings, keys, elapsed)
     for note in results.notes + anomalies(results):
         lines.append(f"- Note: {note}")
     if results.errors:
         lines += ["", "Failed cells:", ""]
         lines += [f"- {e}" for e in results.errors]
     return "\n".join(lines) + "\n"
+
+
+def role_has(role: str, key: str) -> bool:
+    """Whether workload ``key`` runs in ``role`` ((f) and (fz): the server role only)."""
+    return role == "server" or key not in config.SERVER_ONLY_WORKLOADS
 
 
 def chart(
@@ -283,6 +314,10 @@ def chart(
     if not roles:
         return None
     names = [i.name for i in impls]
+    if "server" not in roles:  # the client role has no (f), (fz) panels
+        keys = [k for k in keys if role_has("client", k)]
+    if not keys:
+        return None
     fig, axes = plt.subplots(
         len(roles),
         len(keys),
@@ -292,6 +327,11 @@ def chart(
     for r, role in enumerate(roles):
         for c, key in enumerate(keys):
             ax = axes[r][c]
+            if not role_has(role, key):
+                ax.set_title(f"{role}: {key}", fontsize=8)
+                ax.text(0.5, 0.5, "server role only", ha="center", va="center", fontsize=8)
+                ax.set_axis_off()
+                continue
             cells = results.cells[role].get(key, {})
             rows = [n for n in names if median_of(cells.get(n)) is not None]
             if key == "cz":  # raw rows send 1 MiB uncompressed: off the scale, left out
@@ -313,7 +353,10 @@ def chart(
             ax.invert_yaxis()
             workload = config.WORKLOADS[key]
             better = "higher" if workload.higher_is_better else "lower"
-            ax.set_title(f"{role}: {key} ({workload.unit}, {better} is better)", fontsize=8)
+            title = f"{role}: {key} ({workload.unit}, {better} is better)"
+            if len(title) > 45:  # wrap what would overflow its panel
+                title = f"{role}: {key}\n({workload.unit}, {better} is better)"
+            ax.set_title(title, fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -154,7 +154,7 @@ class Runner:
     # ------------------------------------------------------------- server role
 
     def server_cell(
-        self, impl: Implementation, keys: list[str], compression: bool
+        self, impl: Implementation, keys: list[str], compression: bool, fanout: bool = False
     ) -> dict[str, Any]:
         """One server process for ``impl``, driven by the generator for ``keys``."""
         timeout = self.workload_timeout(keys)
@@ -167,6 +167,8 @@ class Runner:
         ]
         if self.settings.uvloop:
             server_args.append("--uvloop")
+        if fanout:
+            server_args.append("--fanout")
         try:
             with self.process(server_args, f"server-{impl.name}", timeout + 60) as (port, pid):
                 gen_args = [
@@ -201,12 +203,34 @@ class Runner:
                         outcome.update(self.server_cell(impl, ["cz"], compression=not impl.raw))
                     else:
                         results.skip("server", "cz", impl.name, impl.no_compression_reason)
+                for key in config.SERVER_ONLY_WORKLOADS:  # (f), (fz): a fresh server each
+                    if key not in keys:
+                        continue
+                    compression = config.WORKLOADS[key].compression
+                    reason = impl.fanout_unsupported(compression)
+                    if reason is not None:
+                        results.skip("server", key, impl.name, reason)
+                        continue
+                    outcome.update(
+                        self.server_cell(
+                            impl, [key], compression=compression and not impl.raw, fanout=True
+                        )
+                    )
                 results.add("server", impl.name, outcome)
                 self.progress("server", rep, impl, outcome, started)
 
     # ------------------------------------------------------------- client role
 
     def client_role(self, impls: list[Implementation], keys: list[str], results: Results) -> None:
+        skipped = [k for k in keys if k in config.SERVER_ONLY_WORKLOADS]
+        if skipped:
+            results.notes.append(
+                f"({'), ('.join(skipped)}) run in the server role only: a broadcast is what a "
+                "server does; the client role skipped them."
+            )
+            keys = [k for k in keys if k not in skipped]
+            if not keys:
+                return
         impls = [i for i in impls if not i.server_only]
         lifetime = 3600.0
         with self.process(
@@ -290,12 +314,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         default=",".join(config.DEFAULT_WORKLOADS),
-        help="comma-separated, of: a,b,c,d,e,cz (cz = c with compression)",
+        help="comma-separated, of: a,b,c,d,e,cz,f,fz (cz = c with compression; f, fz: "
+        "broadcast fan-out, server role only, not in the default list)",
     )
     parser.add_argument("--reps", type=int, help="repetitions per cell")
     parser.add_argument("--window", type=float, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per cell")
     parser.add_argument("--idle-connections", type=int, help="connections in workload (e)")
+    parser.add_argument("--fanout-connections", type=int, help="clients in workloads (f) and (fz)")
     parser.add_argument(
         "--uvloop", action="store_true", help="run the measured asyncio implementations on uvloop"
     )
@@ -317,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         "window": args.window,
         "warmup": args.warmup,
         "idle_connections": args.idle_connections,
+        "fanout_connections": args.fanout_connections,
         "uvloop": args.uvloop or None,
     }
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})

@@ -1,7 +1,9 @@
 """One server under test, in its own process: ``python -m bench.server_proc``.
 
-Pins itself to the measured CPU, starts the implementation's echo server, prints its
-port, and serves until terminated (or ``--lifetime`` seconds).
+Pins itself to the measured CPU (and raises its open-file limit to the hard limit, for
+the 1000 connections of (e) and (f)), starts the implementation's echo server, or its
+broadcast server with ``--fanout``, prints its port, and serves until terminated (or
+``--lifetime`` seconds).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cpu", type=int, default=config.MEASURED_CPU)
     parser.add_argument("--lifetime", type=float, default=600.0)
     parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--fanout", action="store_true", help="broadcast server of (f)/(fz)")
     args = parser.parse_args(argv)
     setup_process(args.cpu)
     impl = load(args.impl)
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
 
     async def serve() -> None:
         with anyio.move_on_after(args.lifetime):
-            await impl.serve(args.host, compression=bool(args.compression), ready=ready)
+            run = impl.serve_fanout if args.fanout else impl.serve
+            await run(args.host, compression=bool(args.compression), ready=ready)
 
     run_on(impl, serve, uvloop=args.uvloop)
 

@@ -1,4 +1,8 @@
-"""aiohttp: server (``web.WebSocketResponse``) and client (``ClientSession.ws_connect``)."""
+"""aiohttp: server (``web.WebSocketResponse``) and client (``ClientSession.ws_connect``).
+
+Broadcast (f): aiohttp has no broadcast function; the server awaits ``send_str()`` on
+each open connection in turn.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .. import config
+from .. import config, fanout
 from .base import ClientConn, Implementation
 
 
@@ -59,6 +63,51 @@ class Aiohttp(Implementation):
 
         app = web.Application()
         app.router.add_get("/", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, 0)
+            await site.start()
+            ready(runner.addresses[0][1])
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await runner.cleanup()
+
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import asyncio
+
+        import anyio
+        from aiohttp import WSMsgType, web
+
+        room: fanout.Room[web.WebSocketResponse] = fanout.Room()
+
+        async def send_round(request: str) -> None:
+            for seq in await room.round(request):
+                message = fanout.message(seq)
+                for client in list(room.clients):
+                    try:
+                        await client.send_str(message)
+                    except ConnectionError:
+                        pass
+                await asyncio.sleep(0)
+
+        async def handler(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse(compress=compression)
+            await ws.prepare(request)
+            room.clients.add(ws)
+            try:
+                async for msg in ws:  # until it closes; only one client asks
+                    if msg.type is WSMsgType.TEXT:
+                        await send_round(msg.data)
+            finally:
+                room.clients.discard(ws)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/", handler)
         runner = web.AppRunner(app)
         await runner.setup()
         try:

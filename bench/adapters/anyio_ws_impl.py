@@ -1,4 +1,8 @@
-"""anyio_ws on asyncio and on trio: the same code, two backends."""
+"""anyio_ws on asyncio and on trio: the same code, two backends.
+
+Broadcast (f): ``anyio_ws.broadcast(connections, message)`` over the set of open
+connections, which queues the message on each and returns.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from .. import config
+from .. import config, fanout
 from .base import ClientConn, Implementation, Unsupported
 
 
@@ -43,6 +47,30 @@ class AnyioWs(Implementation):
 
         kwargs = _compression_kwargs(anyio_ws.serve, compression)
         async with anyio_ws.serve(echo, host, 0, max_size=config.MAX_SIZE, **kwargs) as server:
+            ready(server.port)
+            await server.serve_forever()
+
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import anyio.lowlevel
+
+        import anyio_ws
+
+        room: fanout.Room[anyio_ws.ServerConnection] = fanout.Room()
+
+        async def handler(ws: anyio_ws.ServerConnection) -> None:
+            room.clients.add(ws)
+            try:
+                async for request in ws:  # until it closes; only one client asks
+                    for seq in await room.round(request):
+                        anyio_ws.broadcast(room.clients, fanout.message(seq))
+                        await anyio.lowlevel.checkpoint()
+            finally:
+                room.clients.discard(ws)
+
+        kwargs = _compression_kwargs(anyio_ws.serve, compression)
+        async with anyio_ws.serve(handler, host, 0, **kwargs) as server:
             ready(server.port)
             await server.serve_forever()
 

@@ -3,7 +3,9 @@
 An adapter is what a user of the library would write for an echo server and for a
 client that sends a message and waits for its echo: nothing more. The harness calls
 ``serve()`` in the server role and ``connect()`` in the client role, on the adapter's
-own event loop (``backend``).
+own event loop (``backend``). For the broadcast workloads (f) and (fz) it calls
+``serve_fanout()`` instead of ``serve()``: a server that sends each message of a round
+to every connected client, as a user of the library would write it (``bench.fanout``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,25 @@ class Implementation(ABC):
 
         Call ``ready(port)`` once it accepts connections.
         """
+
+    def fanout_unsupported(self, compression: bool) -> str | None:
+        """Why ``serve_fanout()`` cannot run (with ``compression``); None when it can."""
+        if type(self).serve_fanout is Implementation.serve_fanout:
+            return "no broadcast server in its adapter"
+        if compression and not self.raw and not self.supports_compression():
+            return self.no_compression_reason
+        return None
+
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        """Run the broadcast server of (f)/(fz) on ``host`` until cancelled.
+
+        Each connection is kept in a ``bench.fanout.Room``; a round request (a text
+        message) is answered by sending ``fanout.message(seq)`` for each ``seq`` of the
+        round to every client, yielding to the event loop between two messages.
+        """
+        raise Unsupported(self.fanout_unsupported(compression) or "")
 
     @abstractmethod
     def connect(

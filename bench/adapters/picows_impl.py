@@ -3,6 +3,10 @@
 picows has no ``recv()``: the client listener hands each data frame to the one waiting
 ``recv()`` future (or a small queue), which is how a request/response client is written
 with it. No compression support.
+
+Broadcast (f): picows has no broadcast function; its ``transport.send()`` is
+synchronous, so the server calls it for each open connection in turn. The listener
+starts a task for each round, to yield to the loop between two messages.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .. import config
+from .. import config, fanout
 from .base import ClientConn, Implementation, check_compression
 
 CLOSE_TIMEOUT = 10.0
@@ -65,6 +69,42 @@ def _listener_classes() -> tuple[type, type]:
     return EchoListener, ClientListener
 
 
+def _fanout_listener(room: fanout.Room[Any]) -> Callable[[], Any]:
+    """A listener factory for the broadcast server: every listener shares ``room``."""
+    from picows import WSListener, WSMsgType, WSTransport
+
+    text, close = WSMsgType.TEXT, WSMsgType.CLOSE
+    rounds: set[asyncio.Task[None]] = set()
+
+    async def send_round(request: str) -> None:
+        for seq in await room.round(request):
+            payload = fanout.message(seq).encode()
+            for transport in room.clients:
+                transport.send(text, payload)
+            await asyncio.sleep(0)
+
+    class FanoutListener(WSListener):
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            room.clients.add(transport)
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            room.clients.discard(transport)
+
+        def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+            if frame.msg_type is text:  # a round request: only one client asks
+                task = asyncio.get_running_loop().create_task(
+                    send_round(frame.get_payload_as_ascii_text())
+                )
+                rounds.add(task)
+                task.add_done_callback(rounds.discard)
+            elif frame.msg_type is close:
+                room.clients.discard(transport)
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+
+    return FanoutListener
+
+
 class PicowsConn:
     def __init__(self, transport: Any, listener: Any) -> None:
         from picows import WSMsgType
@@ -108,6 +148,21 @@ class Picows(Implementation):
         server = await ws_create_server(
             lambda request: echo_listener(), host, 0, max_frame_size=config.MAX_SIZE
         )
+        try:
+            ready(server.sockets[0].getsockname()[1])
+            await anyio.sleep_forever()
+        finally:
+            server.close()
+
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import anyio
+        from picows import ws_create_server
+
+        check_compression(self, compression)
+        listener = _fanout_listener(fanout.Room())
+        server = await ws_create_server(lambda request: listener(), host, 0)
         try:
             ready(server.sockets[0].getsockname()[1])
             await anyio.sleep_forever()

@@ -6,6 +6,10 @@ direction (the client sends EOF, the server closes on it, the client waits for t
 the counterpart of a WebSocket closing handshake. With the generator, a raw "message"
 is the same payload bytes without a frame header; the opening "handshake" is the TCP
 connect.
+
+Broadcast (f): the floor of a fan-out on anyio streams. A round request is a line of
+text; each message is written, as the unmasked WebSocket text frame a server would send
+(built once per message), with ``await stream.send(frame)`` to each client in turn.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+from .. import fanout
 from .base import ClientConn, Implementation
 
 RECEIVE_SIZE = 65536
@@ -68,6 +73,44 @@ class RawAnyio(Implementation):
         listener = await anyio.create_tcp_listener(local_host=host, local_port=0)
         ready(listener.extra(SocketAttribute.local_port))
         await listener.serve(echo)
+
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import anyio.lowlevel
+        from anyio.abc import SocketAttribute, SocketStream
+
+        room: fanout.Room[SocketStream] = fanout.Room()
+        gone = (anyio.BrokenResourceError, anyio.ClosedResourceError)
+
+        async def send_round(request: bytes) -> None:
+            for seq in await room.round(request):
+                frame = fanout.frame(seq)
+                for client in list(room.clients):
+                    try:
+                        await client.send(frame)
+                    except gone:
+                        pass
+                await anyio.lowlevel.checkpoint()
+
+        async def handler(stream: SocketStream) -> None:
+            room.clients.add(stream)
+            try:
+                async with stream:
+                    pending = b""
+                    while True:  # until EOF; only one client asks
+                        pending += await stream.receive(RECEIVE_SIZE)
+                        while b"\n" in pending:
+                            line, pending = pending.split(b"\n", 1)
+                            await send_round(line)
+            except (anyio.EndOfStream, *gone, OSError):
+                pass
+            finally:
+                room.clients.discard(stream)
+
+        listener = await anyio.create_tcp_listener(local_host=host, local_port=0)
+        ready(listener.extra(SocketAttribute.local_port))
+        await listener.serve(handler)
 
     @contextlib.asynccontextmanager
     async def connect(

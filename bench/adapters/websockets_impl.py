@@ -1,4 +1,9 @@
-"""websockets: its asyncio API and (since 16) its trio API."""
+"""websockets: its asyncio API and (since 16) its trio API.
+
+Broadcast (f): ``websockets.asyncio.server.broadcast()`` (synchronous: writes the frame
+to every open connection) and ``websockets.trio.server.broadcast()`` (a coroutine: one
+``send`` per connection, in a nursery), each over the set of open connections.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from .. import config
+from .. import config, fanout
 from .base import ClientConn, Implementation
 
 
@@ -37,6 +42,29 @@ class WebsocketsAsyncio(Implementation):
             ready(server.sockets[0].getsockname()[1])
             await server.serve_forever()
 
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import asyncio
+
+        from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+        room: fanout.Room[ServerConnection] = fanout.Room()
+
+        async def handler(ws: ServerConnection) -> None:
+            room.clients.add(ws)
+            try:
+                async for request in ws:  # until it closes; only one client asks
+                    for seq in await room.round(request):
+                        broadcast(room.clients, fanout.message(seq))
+                        await asyncio.sleep(0)
+            finally:
+                room.clients.discard(ws)
+
+        async with serve(handler, host, 0, **_options(compression)) as server:
+            ready(server.sockets[0].getsockname()[1])
+            await server.serve_forever()
+
     def connect(
         self, host: str, port: int, *, compression: bool
     ) -> contextlib.AbstractAsyncContextManager[ClientConn]:
@@ -61,6 +89,30 @@ class WebsocketsTrio(Implementation):
         async with trio.open_nursery() as nursery:
             server = await nursery.start(
                 functools.partial(serve, _echo, 0, host=host, **_options(compression))
+            )
+            ready(server.listeners[0].socket.getsockname()[1])
+
+    async def serve_fanout(
+        self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import trio
+        from websockets.trio.server import ServerConnection, broadcast, serve
+
+        room: fanout.Room[ServerConnection] = fanout.Room()
+
+        async def handler(ws: ServerConnection) -> None:
+            room.clients.add(ws)
+            try:
+                async for request in ws:  # until it closes; only one client asks
+                    for seq in await room.round(request):
+                        await broadcast(room.clients, fanout.message(seq))
+                        await trio.lowlevel.checkpoint()
+            finally:
+                room.clients.discard(ws)
+
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                functools.partial(serve, handler, 0, host=host, **_options(compression))
             )
             ready(server.listeners[0].socket.getsockname()[1])
 
