@@ -40,12 +40,11 @@ WAIT_MS = 20_000
 
 
 @contextmanager
-def chat_server(backend: str, port: int = 0) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Run examples/chat/server.py; yield the process and the URL it printed.
+def python_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``python *args`` from the project root; yield it and the first line it printed.
 
     The process is killed on the way out if it is still running.
     """
-    args = ["examples/chat/server.py", "--backend", backend, "--port", str(port)]
     process = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
@@ -58,17 +57,24 @@ def chat_server(backend: str, port: int = 0) -> Iterator[tuple[subprocess.Popen[
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], TIMEOUT)
-        assert ready, "the server printed nothing"
-        first = process.stdout.readline()
-        match = re.match(r"chat on (http://127\.0\.0\.1:\d+/) ", first)
-        assert match is not None, first
-        yield process, match[1]
+        assert ready, "the process printed nothing"
+        yield process, process.stdout.readline()
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(TIMEOUT)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@contextmanager
+def chat_server(backend: str, port: int = 0) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run examples/chat/server.py; yield the process and the URL it printed."""
+    args = ["examples/chat/server.py", "--backend", backend, "--port", str(port)]
+    with python_process(*args) as (process, first):
+        match = re.match(r"chat on (http://127\.0\.0\.1:\d+/) ", first)
+        assert match is not None, first
+        yield process, match[1]
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -162,35 +168,19 @@ async ([url, count]) => {
 @pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
 def test_chromium_inflates_a_broadcast_compressed_once(server_backend: str) -> None:
     """Two Chromium WebSockets get one shared compressed frame per message, intact."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", SHARED_COMPRESSION_SERVER, server_backend],
-        cwd=ROOT,
-        env=python_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], TIMEOUT)
-        assert ready, "the server printed nothing"
-        port = int(process.stdout.readline())
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(WAIT_MS)
-                results = page.evaluate(COLLECT_JS, [f"ws://127.0.0.1:{port}/", 3])
-            finally:
-                browser.close()
-        expected = ['{"symbol": "ACME", "price": 101.25}' * 40, "é€ " * 500, ""]
-        for extensions, messages in results:
-            assert "permessage-deflate" in extensions
-            assert "server_no_context_takeover" in extensions
-            assert messages == expected
-    finally:
-        process.kill()
-        process.wait(TIMEOUT)
-        if process.stdout is not None:
-            process.stdout.close()
+    with (
+        python_process("-c", SHARED_COMPRESSION_SERVER, server_backend) as (_, first),
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(WAIT_MS)
+            results = page.evaluate(COLLECT_JS, [f"ws://127.0.0.1:{int(first)}/", 3])
+        finally:
+            browser.close()
+    expected = ['{"symbol": "ACME", "price": 101.25}' * 40, "é€ " * 500, ""]
+    for extensions, messages in results:
+        assert "permessage-deflate" in extensions
+        assert "server_no_context_takeover" in extensions
+        assert messages == expected
