@@ -249,11 +249,13 @@ class AsyncioSocketStream(anyio.abc.SocketStream):
         that buffer (``write_buffer_size()``). Only for a caller that knows no ``send()``
         is under way, as the connection's send lock tells it.
         """
-        self._check_writable()
+        transport = self._transport
+        if self._closed or self._protocol.lost or transport.is_closing():
+            self._check_writable()  # raises the right error
         try:
-            self._transport.write(item)
+            transport.write(item)
         except RuntimeError as exc:  # as in send()
-            if self._transport.is_closing():
+            if transport.is_closing():
                 raise anyio.BrokenResourceError from exc
             raise
         return len(item)

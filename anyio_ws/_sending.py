@@ -200,7 +200,10 @@ class Sender:
 
     def buffer_size(self) -> int:
         """Bytes accepted for sending that the kernel has not taken yet."""
-        pending = self._unsent + self._backlog_size + self._link.protocol.pending_bytes()
+        pending = self._unsent + self._backlog_size
+        protocol = self._link.protocol
+        if protocol.pending_chunks():
+            pending += protocol.pending_bytes()
         if self._stream_buffer_size is not None:
             pending += self._stream_buffer_size()
         return pending
