@@ -80,3 +80,20 @@ def test_feature_gates_name_existing_examples() -> None:
     """A gate for an example that was renamed would silently never apply."""
     names = {example.name for example in EXAMPLES}
     assert set(NEEDS_MODULE) <= names
+
+
+def test_shared_compression_script_prints_its_table() -> None:
+    """docs/measure_shared_compression.py runs; sharing changes the CPU, not the bytes."""
+    result = run_python(
+        "docs/measure_shared_compression.py", "--connections", "5", "--messages", "20"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    wire = {line[:44].strip(): float(line.split()[-1]) for line in lines[2:]}
+    assert list(wire) == [
+        "per connection, context takeover (default)",
+        "per connection, no context takeover",
+        "shared (shared_compression=True)",
+        "uncompressed (compression=None)",
+    ]
+    assert wire["shared (shared_compression=True)"] == wire["per connection, no context takeover"]
