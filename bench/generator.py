@@ -477,6 +477,8 @@ class FanoutConn(Conn):
     Uncompressed, the fast path compares the bytes received with the round's frames
     back to back (``Rounds.stream``); anything else (a ping, a fragment, compression, an
     error) goes frame by frame through the parser, from the last whole frame on.
+    Compressed, it also counts the payload bytes of the data frames it receives: the
+    wire cost of a message after compression (``payload_bytes``).
     """
 
     def __init__(self, host: str, port: int, *, raw: bool, deflate: bool, rounds: Rounds) -> None:
@@ -493,6 +495,8 @@ class FanoutConn(Conn):
         self.slow = deflate
         self.finished = False
         """Set before closing: from then on, nothing received is checked."""
+        self.payload_bytes = 0
+        """Compressed rounds: payload bytes of the data frames received (headers excluded)."""
 
     def new_round(self) -> None:
         self.base = self.verified()
@@ -564,6 +568,8 @@ class FanoutConn(Conn):
             elif not self._fragments:
                 raise BenchError("continuation frame without a message")
             self._fragments.append(f.payload)
+            if rounds.compressed:
+                self.payload_bytes += len(f.payload)
             if not f.fin:
                 continue
             payload = b"".join(self._fragments)
@@ -662,6 +668,13 @@ async def fanout_workload(
         delivered = sum(c.verified() for c in conns)
         if delivered != len(conns) * rounds.size * rounds.completed:  # the counts agree
             raise BenchError(f"{delivered} messages delivered in {rounds.completed} rounds")
+        extra: dict[str, Any] = {}
+        if deflate and delivered:  # every round is whole: bytes and messages match
+            extra["payload_bytes_per_message"] = sum(c.payload_bytes for c in conns) / delivered
+            params = conns[0].deflate
+            assert params is not None
+            extra["server_no_context_takeover"] = params.server_no_context_takeover
+            extra["server_max_window_bits"] = params.server_max_window_bits
     finally:
         for conn in conns:
             conn.finished = True
@@ -672,6 +685,7 @@ async def fanout_workload(
         "round_size": rounds.size,
         "rounds": rounds.completed,
         "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        **extra,
     }
 
 
