@@ -28,6 +28,9 @@ class Workload:
     unit: str
     higher_is_better: bool = True
     compression: bool = False
+    shared_compression: bool = False
+    """Compress each broadcast message once for every alike connection, where the
+    library can (anyio_ws's ``serve(shared_compression=True)``); n/a elsewhere."""
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -55,11 +58,20 @@ WORKLOADS: dict[str, Workload] = {
             "delivered messages/s",
             compression=True,
         ),
+        Workload(
+            "fzs",
+            "(f) with shared compression: permessage-deflate, each message compressed once for all",
+            "delivered messages/s",
+            compression=True,
+            shared_compression=True,
+        ),
     )
 }
 DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "cz"]
-SERVER_ONLY_WORKLOADS = ("f", "fz")
-"""Broadcasting is what a server does: the client role skips these."""
+FANOUT_WORKLOADS = ("f", "fz", "fzs")
+"""Broadcast fan-out, each in a fresh broadcast server (``serve_fanout()``)."""
+SERVER_ONLY_WORKLOADS = FANOUT_WORKLOADS
+"""The client role skips these: broadcasting is what a server does."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +87,9 @@ class Settings:
     settle: float = 0.5
     """(e): seconds between the last connection opened (or closed) and an RSS reading."""
     fanout_connections: int = 1000
-    """(f), (fz): clients that receive every broadcast message."""
+    """(f), (fz), (fzs): clients that receive every broadcast message."""
     fanout_round: int = 32
-    """(f), (fz): messages per round. A round is 32 frames of 66 bytes (~2 KiB) per
+    """(f), (fz), (fzs): messages per round. A round is 32 frames of 66 bytes (~2 KiB) per
     client, far below every library's write buffer limit (32 KiB in websockets)."""
     uvloop: bool = False
     """Run the measured asyncio implementations on uvloop instead of asyncio's loop."""

@@ -424,7 +424,7 @@ async def memory_workload(
     }
 
 
-# ----------------------------------------------------------- (f) and (fz) fan-out
+# -------------------------------------------------- (f), (fz) and (fzs) fan-out
 
 ROUND_TIMEOUT = 8.0
 """Seconds for every client to receive a whole round (below Window's final 10 s)."""
@@ -472,7 +472,8 @@ class Rounds:
 
 
 class FanoutConn(Conn):
-    """A client of (f)/(fz): checks that it receives every message of every round, in order.
+    """A client of (f)/(fz)/(fzs): checks that it receives every message of every round, in
+    order.
 
     Uncompressed, the fast path compares the bytes received with the round's frames
     back to back (``Rounds.stream``); anything else (a ping, a fragment, compression, an
@@ -709,8 +710,9 @@ async def run_workload(
         return await handshake_workload(host, port, raw, settings)
     if key == "e":
         return await memory_workload(host, port, raw, settings, server_pid)
-    if key in ("f", "fz"):
-        return await fanout_workload(host, port, raw, settings, deflate=key == "fz" and not raw)
+    if key in config.FANOUT_WORKLOADS:
+        deflate = config.WORKLOADS[key].compression and not raw
+        return await fanout_workload(host, port, raw, settings, deflate=deflate)
     raise ValueError(f"unknown workload {key!r}")
 
 

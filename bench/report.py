@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import config
+from . import config, fanout
 from .adapters import Implementation
 
 if TYPE_CHECKING:
@@ -70,17 +70,41 @@ def median_of(cell: dict[str, list[Any]] | None) -> float | None:
     return float(statistics.median(cell["values"]))
 
 
+WIRE_KEYS = ("fz", "fzs")
+"""Compressed fan-out: the generator reports the payload bytes per delivered message."""
+
+
+def wire_bytes(cell: dict[str, list[Any]] | None) -> float | None:
+    """Median payload bytes per delivered message of a compressed fan-out cell."""
+    if not cell:
+        return None
+    found = [
+        d["payload_bytes_per_message"] for d in cell["details"] if "payload_bytes_per_message" in d
+    ]
+    return float(statistics.median(found)) if found else None
+
+
+def wire_text(impl: Implementation, cell: dict[str, list[Any]] | None) -> str:
+    value = wire_bytes(cell)
+    if value is not None:
+        return f"{value:.1f}"
+    if impl.raw and cell and cell["values"]:
+        return f"{fanout.SIZE} (not compressed)"
+    return ""
+
+
 def workload_table(role: str, key: str, results: Results, impls: list[Implementation]) -> list[str]:
     workload = config.WORKLOADS[key]
     cells = results.cells.get(role, {}).get(key, {})
     skipped = results.skipped.get(role, {}).get(key, {})
     better = "higher is better" if workload.higher_is_better else "lower is better"
+    wire = key in WIRE_KEYS
     lines = [
         f"#### {workload.title} — {workload.unit}, {better}",
         "",
         "| implementation | loop | median | min–max | n | × websockets-asyncio "
-        "| × raw anyio, same loop |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| × raw anyio, same loop |" + (" payload B/message |" if wire else ""),
+        "|---|---|---:|---:|---:|---:|---:|" + ("---:|" if wire else ""),
     ]
     reference = median_of(cells.get(REFERENCE))
     for impl in impls:
@@ -88,15 +112,17 @@ def workload_table(role: str, key: str, results: Results, impls: list[Implementa
             continue
         loop = "uvloop" if impl.force_uvloop else impl.backend
         if impl.name in skipped:
-            lines.append(f"| {impl.name} | {loop} | n/a | | | | {skipped[impl.name]} |")
+            end = " |" if wire else ""
+            lines.append(f"| {impl.name} | {loop} | n/a | | | | {skipped[impl.name]} |{end}")
             continue
         cell = cells.get(impl.name)
         if cell is None:
             continue
         value = median_of(cell)
+        end = f" {wire_text(impl, cell)} |" if wire else ""
         if value is None:
             error = cell["errors"][0] if cell["errors"] else "no value"
-            lines.append(f"| {impl.name} | {loop} | failed | | | | {error[:60]} |")
+            lines.append(f"| {impl.name} | {loop} | failed | | | | {error[:60]} |{end}")
             continue
         spread = f"{fmt(min(cell['values']))}–{fmt(max(cell['values']))}"
         n = str(len(cell["values"])) + (
@@ -104,14 +130,48 @@ def workload_table(role: str, key: str, results: Results, impls: list[Implementa
         )
         name = f"**{impl.name}**" if impl.name.startswith("anyio_ws") else impl.name
         if impl.name == CEILING:
-            lines.append(f"| {name} (ceiling) | {loop} | {fmt(value)} | {spread} | {n} | | |")
+            lines.append(f"| {name} (ceiling) | {loop} | {fmt(value)} | {spread} | {n} | | |{end}")
             continue
         base = median_of(cells.get(raw_baseline(impl)))
         lines.append(
             f"| {name} | {loop} | {fmt(value)} | {spread} | {n} | {ratio(value, reference)} "
-            f"| {ratio(value, base)} |"
+            f"| {ratio(value, base)} |{end}"
         )
     return lines + [""]
+
+
+def wire_table(keys: list[str], results: Results, impls: list[Implementation]) -> list[str]:
+    """Payload bytes per delivered message in (fz) and (fzs), side by side."""
+    shown = [k for k in WIRE_KEYS if k in keys]
+    cells = {k: results.cells.get("server", {}).get(k, {}) for k in shown}
+    rows = []
+    for impl in impls:
+        values = [wire_bytes(cells[k].get(impl.name)) for k in shown]
+        if all(v is None for v in values):
+            continue
+        row = [f"{v:.1f} ({v / fanout.SIZE:.2f})" if v is not None else "—" for v in values]
+        if len(shown) == 2:
+            fz, fzs = values
+            row.append(f"{fzs / fz:.2f}×" if fz and fzs else "—")
+        name = f"**{impl.name}**" if impl.name.startswith("anyio_ws") else impl.name
+        rows.append(f"| {name} | " + " | ".join(row) + " |")
+    if not rows:
+        return []
+    head = " | ".join(f"({k}) B/message (÷ {fanout.SIZE} B)" for k in shown)
+    extra = " | (fzs) ÷ (fz) |" if len(shown) == 2 else " |"
+    return [
+        "#### Wire cost of compressed fan-out: payload bytes per delivered message",
+        "",
+        f"Each message is {fanout.SIZE} bytes of text; the generator's clients add up the "
+        "payload bytes of the data frames they receive (frame headers excluded) and divide "
+        "by the messages they verified: the compressed size a client pays for, and in "
+        "brackets the ratio to the uncompressed size.",
+        "",
+        f"| implementation | {head}{extra}",
+        "|---|" + "---:|" * (len(shown) + (1 if len(shown) == 2 else 0)),
+        *rows,
+        "",
+    ]
 
 
 def summary_table(
@@ -206,7 +266,7 @@ def git_revision() -> str:
 def machine_lines(settings: config.Settings, keys: list[str], elapsed: float) -> list[str]:
     vers = ", ".join(f"{k} {v}" for k, v in versions().items())
     fanout = ""
-    if any(k in config.SERVER_ONLY_WORKLOADS for k in keys):
+    if any(k in config.FANOUT_WORKLOADS for k in keys):
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         fanout = (
             f"(f) {settings.fanout_connections} clients, rounds of {settings.fanout_round} "
@@ -266,6 +326,15 @@ def markdown(
                 "The raw rows of (fz) send the same 64-byte frames uncompressed, as in (f).",
                 "",
             ]
+        if "fzs" in keys:
+            lines += [
+                "(fzs) is (fz) where the library can compress a broadcast message once for "
+                "every connection that negotiated the same parameters (anyio_ws: "
+                "`serve(shared_compression=True)`, which asks for server_no_context_takeover);"
+                " n/a where it cannot.",
+                "",
+            ]
+        lines += wire_table(keys, results, impls)
     lines += [
         "## How to read",
         "",
@@ -277,9 +346,9 @@ def markdown(
         " generator: roughly the most the harness can measure in either role.",
         "- MB/s = 10⁶ payload bytes echoed per second (counted once, not per direction).",
     ]
-    if any(k in config.SERVER_ONLY_WORKLOADS for k in keys):
+    if any(k in config.FANOUT_WORKLOADS for k in keys):
         lines += [
-            "- (f), (fz): messages received and checked (in order, each exactly once) by the"
+            "- (f), (fz), (fzs): messages received and checked (in order, each exactly once) by the"
             " generator's clients per second, summed over the clients; the server sends"
             " rounds of messages on request, the next round once every client has the last"
             " one (bench/README.md). Server role only.",

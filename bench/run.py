@@ -154,7 +154,12 @@ class Runner:
     # ------------------------------------------------------------- server role
 
     def server_cell(
-        self, impl: Implementation, keys: list[str], compression: bool, fanout: bool = False
+        self,
+        impl: Implementation,
+        keys: list[str],
+        compression: bool,
+        fanout: bool = False,
+        shared: bool = False,
     ) -> dict[str, Any]:
         """One server process for ``impl``, driven by the generator for ``keys``."""
         timeout = self.workload_timeout(keys)
@@ -169,6 +174,8 @@ class Runner:
             server_args.append("--uvloop")
         if fanout:
             server_args.append("--fanout")
+        if shared:
+            server_args.append("--shared-compression")
         try:
             with self.process(server_args, f"server-{impl.name}", timeout + 60) as (port, pid):
                 gen_args = [
@@ -203,17 +210,25 @@ class Runner:
                         outcome.update(self.server_cell(impl, ["cz"], compression=not impl.raw))
                     else:
                         results.skip("server", "cz", impl.name, impl.no_compression_reason)
-                for key in config.SERVER_ONLY_WORKLOADS:  # (f), (fz): a fresh server each
+                for key in config.FANOUT_WORKLOADS:  # (f), (fz), (fzs): a fresh server each
                     if key not in keys:
                         continue
-                    compression = config.WORKLOADS[key].compression
+                    workload = config.WORKLOADS[key]
+                    compression = workload.compression
                     reason = impl.fanout_unsupported(compression)
+                    shared = workload.shared_compression
+                    if reason is None and shared and not impl.supports_shared_compression():
+                        reason = impl.no_shared_compression_reason
                     if reason is not None:
                         results.skip("server", key, impl.name, reason)
                         continue
                     outcome.update(
                         self.server_cell(
-                            impl, [key], compression=compression and not impl.raw, fanout=True
+                            impl,
+                            [key],
+                            compression=compression and not impl.raw,
+                            fanout=True,
+                            shared=shared,
                         )
                     )
                 results.add("server", impl.name, outcome)
@@ -314,14 +329,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         default=",".join(config.DEFAULT_WORKLOADS),
-        help="comma-separated, of: a,b,c,d,e,cz,f,fz (cz = c with compression; f, fz: "
-        "broadcast fan-out, server role only, not in the default list)",
+        help="comma-separated, of: a,b,c,d,e,cz,f,fz,fzs (cz = c with compression; f, fz, "
+        "fzs: broadcast fan-out, fzs with shared compression, server role only, not in the "
+        "default list)",
     )
     parser.add_argument("--reps", type=int, help="repetitions per cell")
     parser.add_argument("--window", type=float, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per cell")
     parser.add_argument("--idle-connections", type=int, help="connections in workload (e)")
-    parser.add_argument("--fanout-connections", type=int, help="clients in workloads (f) and (fz)")
+    parser.add_argument(
+        "--fanout-connections", type=int, help="clients in workloads (f), (fz) and (fzs)"
+    )
     parser.add_argument(
         "--uvloop", action="store_true", help="run the measured asyncio implementations on uvloop"
     )
