@@ -38,6 +38,7 @@ WORKLOADS: dict[str, Workload] = {
     for w in (
         Workload("a", "(a) 1 connection, sequential 16 B text echo", "round trips/s"),
         Workload("b", "(b) 64 connections, sequential 16 B text echo each", "round trips/s"),
+        Workload("b1k", "(b1k) 1,000 connections, sequential 16 B text echo each", "round trips/s"),
         Workload("c", "(c) 1 connection, 1 MiB binary echo", "MB/s"),
         Workload("d", "(d) sequential opening handshake + clean close", "connections/s"),
         Workload("e", "(e) idle connections after one echo each", "KiB/connection", False),
@@ -70,8 +71,9 @@ WORKLOADS: dict[str, Workload] = {
 DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "cz"]
 FANOUT_WORKLOADS = ("f", "fz", "fzs")
 """Broadcast fan-out, each in a fresh broadcast server (``serve_fanout()``)."""
-SERVER_ONLY_WORKLOADS = FANOUT_WORKLOADS
-"""The client role skips these: broadcasting is what a server does."""
+SERVER_ONLY_WORKLOADS = (*FANOUT_WORKLOADS, "b1k")
+"""The client role skips these: broadcasting is what a server does, and (b1k) asks how a
+server copes with many connections."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Settings:
     warmup: float = 0.4
     window: float = 1.0
     connections: int = 64
+    many_connections: int = 1000
+    """(b1k): the echo of (b) on this many connections (also with ``--quick``)."""
     idle_connections: int = 1000
     open_concurrency: int = 50
     settle: float = 0.5

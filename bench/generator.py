@@ -325,6 +325,16 @@ async def _sleep_or_fail(seconds: float, waiters: list[asyncio.Future[None]]) ->
 # ------------------------------------------------------------------ workloads
 
 
+def check_nofile(n_conns: int) -> None:
+    """Fail with a clear message when ``n_conns`` connections cannot fit the fd limit."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and n_conns + 64 > soft:
+        raise BenchError(
+            f"{n_conns} connections need more open files than RLIMIT_NOFILE allows ({soft}); "
+            "raise the hard limit (ulimit -Hn)"
+        )
+
+
 async def echo_workload(
     host: str,
     port: int,
@@ -336,6 +346,7 @@ async def echo_workload(
     deflate: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     """Sequential echoes on ``n_conns`` connections; round trips per second."""
+    check_nofile(n_conns)
     sem = asyncio.Semaphore(settings.open_concurrency)
 
     async def opened() -> Conn:
@@ -693,10 +704,14 @@ async def fanout_workload(
 async def run_workload(
     key: str, host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
 ) -> tuple[float, dict[str, Any]]:
-    if key in ("a", "b"):
+    if key in ("a", "b", "b1k"):
         message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
-        n = 1 if key == "a" else settings.connections
-        return await echo_workload(host, port, raw, settings, n, message)
+        n = {"a": 1, "b": settings.connections, "b1k": settings.many_connections}[key]
+        rate, extra = await echo_workload(host, port, raw, settings, n, message)
+        if key == "b1k":
+            extra["connections"] = n
+            extra["nofile_limit"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return rate, extra
     if key == "c":
         message = Message(wsframes.binary_payload(config.LARGE), wsframes.OP_BINARY, raw=raw)
         rate, extra = await echo_workload(host, port, raw, settings, 1, message)

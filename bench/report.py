@@ -265,13 +265,19 @@ def git_revision() -> str:
 
 def machine_lines(settings: config.Settings, keys: list[str], elapsed: float) -> list[str]:
     vers = ", ".join(f"{k} {v}" for k, v in versions().items())
-    fanout = ""
+    many = ""
+    if "b1k" in keys:
+        many += f"(b1k) {settings.many_connections} connections; "
     if any(k in config.FANOUT_WORKLOADS for k in keys):
-        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        fanout = (
+        many += (
             f"(f) {settings.fanout_connections} clients, rounds of {settings.fanout_round} "
-            f"messages; every process raised its open-file limit (RLIMIT_NOFILE) to the hard "
-            f"limit, {nofile}; "
+            "messages; "
+        )
+    if many:
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        many += (
+            "every process raised its open-file limit (RLIMIT_NOFILE) to the hard limit, "
+            f"{nofile}; "
         )
     return [
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs; {platform.system()} "
@@ -282,7 +288,7 @@ def machine_lines(settings: config.Settings, keys: list[str], elapsed: float) ->
         f"- Settings: {settings.reps} repetition(s) per cell, round-robin order; "
         f"{settings.warmup} s warm-up + {settings.window} s window; (b) "
         f"{settings.connections} connections; (e) {settings.idle_connections} connections; "
-        f"{fanout}measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
+        f"{many}measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
         f"Run took {elapsed / 60:.1f} min; {time.strftime('%Y-%m-%d %H:%M %Z')}.",
     ]
 

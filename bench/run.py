@@ -210,6 +210,8 @@ class Runner:
                         outcome.update(self.server_cell(impl, ["cz"], compression=not impl.raw))
                     else:
                         results.skip("server", "cz", impl.name, impl.no_compression_reason)
+                if "b1k" in keys:  # a fresh server: 1,000 connections leave their mark
+                    outcome.update(self.server_cell(impl, ["b1k"], compression=False))
                 for key in config.FANOUT_WORKLOADS:  # (f), (fz), (fzs): a fresh server each
                     if key not in keys:
                         continue
@@ -240,8 +242,9 @@ class Runner:
         skipped = [k for k in keys if k in config.SERVER_ONLY_WORKLOADS]
         if skipped:
             results.notes.append(
-                f"({'), ('.join(skipped)}) run in the server role only: a broadcast is what a "
-                "server does; the client role skipped them."
+                f"({'), ('.join(skipped)}) run in the server role only (a broadcast is what a "
+                "server does; (b1k) measures a server under many connections); the client "
+                "role skipped them."
             )
             keys = [k for k in keys if k not in skipped]
             if not keys:
@@ -329,9 +332,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         default=",".join(config.DEFAULT_WORKLOADS),
-        help="comma-separated, of: a,b,c,d,e,cz,f,fz,fzs (cz = c with compression; f, fz, "
-        "fzs: broadcast fan-out, fzs with shared compression, server role only, not in the "
-        "default list)",
+        help="comma-separated, of: a,b,b1k,c,d,e,cz,f,fz,fzs (cz = c with compression; b1k: "
+        "b on 1,000 connections; f, fz, fzs: broadcast fan-out, fzs with shared "
+        "compression; b1k and f* are server role only and not in the default list)",
     )
     parser.add_argument("--reps", type=int, help="repetitions per cell")
     parser.add_argument("--window", type=float, help="seconds measured per cell")
