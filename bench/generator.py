@@ -300,9 +300,11 @@ async def close_all(conns: Sequence[Conn]) -> None:
 class Window:
     """Warm-up, then a measuring window; readings of a counter at both ends."""
 
-    def __init__(self, settings: config.Settings) -> None:
+    def __init__(self, settings: config.Settings, drain: float = 10.0) -> None:
         self.settings = settings
         self.stopping = False
+        self.drain = drain
+        """Seconds the loops get to finish what they started once the window is over."""
 
     async def measure(self, total: Callable[[], int], waiters: list[asyncio.Future[None]]) -> float:
         """Return units per second of ``total()`` over the window; then stop the loops."""
@@ -311,7 +313,7 @@ class Window:
         await _sleep_or_fail(self.settings.window, waiters)
         t1, n1 = time.perf_counter(), total()
         self.stopping = True
-        await asyncio.wait_for(asyncio.gather(*waiters), 10)
+        await asyncio.wait_for(asyncio.gather(*waiters), self.drain)
         return (n1 - n0) / (t1 - t0)
 
 
@@ -354,17 +356,23 @@ async def echo_workload(
             return await open_conn(host, port, raw=raw, deflate=deflate)
 
     conns = await asyncio.gather(*(opened() for _ in range(n_conns)))
-    extra: dict[str, Any] = {}
     try:
         if deflate and any(c.deflate is None for c in conns):
             raise BenchError("server did not negotiate permessage-deflate")
-        window = Window(settings)
-        waiters = [c.echo_loop(message, lambda: window.stopping) for c in conns]
-        rate = await window.measure(lambda: sum(c.count for c in conns), waiters)
-        extra["messages"] = sum(c.count for c in conns)
+        return await echo_on(conns, message, settings)
     finally:
         await close_all(conns)
-    return rate, extra
+
+
+async def echo_on(
+    conns: list[Conn], message: Message, settings: config.Settings
+) -> tuple[float, dict[str, Any]]:
+    """Sequential echoes on every one of ``conns`` at once; round trips per second."""
+    window = Window(settings)
+    start = sum(c.count for c in conns)
+    waiters = [c.echo_loop(message, lambda: window.stopping) for c in conns]
+    rate = await window.measure(lambda: sum(c.count for c in conns), waiters)
+    return rate, {"messages": sum(c.count for c in conns) - start}
 
 
 async def handshake_workload(
@@ -410,6 +418,17 @@ async def memory_workload(
     host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
 ) -> tuple[float, dict[str, Any]]:
     """Server RSS growth per idle connection, in KiB."""
+    conns, value, extra = await open_idle(host, port, raw, settings, server_pid)
+    await close_all(conns)
+    return value, extra
+
+
+async def open_idle(
+    host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
+) -> tuple[list[Conn], float, dict[str, Any]]:
+    """Open ``idle_connections`` connections, one echo each; the server's RSS growth per
+    connection in KiB. The connections stay open: the caller closes them.
+    """
     message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
     sem = asyncio.Semaphore(settings.open_concurrency)
 
@@ -419,26 +438,101 @@ async def memory_workload(
             await asyncio.wait_for(conn.echo_once(message), HANDSHAKE_TIMEOUT)
             return conn
 
+    async def open_many(n: int) -> list[Conn]:
+        """``n`` connections, or an error that says how many failed (the rest closed)."""
+        opened = await asyncio.gather(*(open_and_echo() for _ in range(n)), return_exceptions=True)
+        conns = [c for c in opened if isinstance(c, Conn)]
+        failed = [e for e in opened if not isinstance(e, Conn)]
+        if failed:
+            await close_all(conns)
+            raise BenchError(f"{len(failed)} of {n} connections failed to open: {failed[0]!r}")
+        return conns
+
     # Warm up the server's code paths and allocator, then take the baseline.
-    warm = await asyncio.gather(*(open_and_echo() for _ in range(settings.open_concurrency)))
-    await close_all(warm)
+    await close_all(await open_many(settings.open_concurrency))
     await asyncio.sleep(settings.settle)
     before = rss_bytes(server_pid)
     n = settings.idle_connections
-    conns = await asyncio.gather(*(open_and_echo() for _ in range(n)))
+    conns = await open_many(n)
     await asyncio.sleep(settings.settle)
     after = rss_bytes(server_pid)
-    await close_all(conns)
-    return (after - before) / n / 1024, {
-        "rss_before_mib": before / 2**20,
-        "rss_after_mib": after / 2**20,
-    }
+    return (
+        conns,
+        (after - before) / n / 1024,
+        {"rss_before_mib": before / 2**20, "rss_after_mib": after / 2**20},
+    )
+
+
+# ------------------------------------------------------------------ cost curve
+
+
+async def curve_workload(
+    host: str, port: int, raw: bool, settings: config.Settings, server_pid: int, timeout: float
+) -> dict[str, Any]:
+    """The echo server's part of one column of the cost curve, ``idle_connections`` = N.
+
+    (i) ``memory``: open N connections as (e) does, RSS growth per connection;
+    (ii) ``handshake``: (d) while the N connections stay open;
+    (iii) ``echo``: sequential 16 B echoes on all N connections at once.
+    Each measure fails on its own (with its error) within what is left of ``timeout``;
+    if the N connections cannot be opened, all three fail with that reason.
+    """
+    deadline = time.monotonic() + timeout
+    n = settings.idle_connections
+    keys = ("memory", "handshake", "echo")
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0.1)
+
+    def failed(exc: BaseException) -> dict[str, Any]:
+        if isinstance(exc, asyncio.TimeoutError):
+            return {"error": f"timed out: the cell's {timeout:.0f} s for N={n} ran out"}
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+    results: dict[str, Any] = {}
+    try:
+        check_nofile(n)
+        conns, value, extra = await asyncio.wait_for(
+            open_idle(host, port, raw, settings, server_pid), left()
+        )
+        results["memory"] = {"value": value, **extra}
+    except Exception as exc:
+        error = failed(exc)
+        error["error"] = f"opening {n} connections: {error['error']}"
+        return dict.fromkeys(keys, error)
+    message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
+    try:
+        for key in keys[1:]:
+            try:
+                if key == "handshake":
+                    measure = handshake_workload(host, port, raw, settings)
+                else:
+                    measure = echo_on(conns, message, settings)
+                value, extra = await asyncio.wait_for(measure, left())
+                results[key] = {"value": value, **extra}
+            except Exception as exc:
+                results[key] = failed(exc)
+            lost = sum(c.error is not None or c.lost.done() for c in conns)
+            if lost:
+                raise BenchError(f"{lost} of the {n} open connections were lost during {key}")
+    except BenchError as exc:
+        for key in keys:
+            results.setdefault(key, {"error": str(exc)})
+    finally:
+        await close_all(conns)
+    return results
 
 
 # -------------------------------------------------- (f), (fz) and (fzs) fan-out
 
 ROUND_TIMEOUT = 8.0
-"""Seconds for every client to receive a whole round (below Window's final 10 s)."""
+"""Seconds for every client to receive a whole round (below Window's final 10 s), for up to
+1,000 clients; more clients get proportionally more (``round_timeout()``)."""
+
+
+def round_timeout(clients: int) -> float:
+    """A round is ``clients`` times as many messages: 8 s per 1,000 clients, at least 8 s."""
+    return ROUND_TIMEOUT * max(1.0, clients / 1000)
 
 
 class Rounds:
@@ -616,6 +710,7 @@ async def drive_rounds(
     """Ask for a round on the first connection, wait for every client to have it; repeat."""
     control = conns[0].transport
     assert control is not None
+    timeout = round_timeout(len(conns))
     while True:
         done = rounds.begin(conns)
         text = fanout.request(rounds.start, rounds.size, len(conns)).encode()
@@ -624,13 +719,13 @@ async def drive_rounds(
         else:
             control.write(wsframes.frame(wsframes.OP_TEXT, text, mask=os.urandom(4)))
         try:
-            await asyncio.wait_for(done, ROUND_TIMEOUT)
+            await asyncio.wait_for(done, timeout)
         except asyncio.TimeoutError:
             behind = [c for c in conns if c.verified() - c.base < rounds.size]
             worst = min(c.verified() - c.base for c in behind) if behind else 0
             raise BenchError(
                 f"round {rounds.start}..{rounds.start + rounds.size - 1}: {len(behind)} of "
-                f"{len(conns)} clients lack messages after {ROUND_TIMEOUT:.0f} s (one got only "
+                f"{len(conns)} clients lack messages after {timeout:.0f} s (one got only "
                 f"{worst} of {rounds.size})"
             ) from None
         rounds.completed += 1
@@ -659,6 +754,7 @@ async def fanout_workload(
             await asyncio.wait_for(asyncio.shield(conn.ready), HANDSHAKE_TIMEOUT)
             return conn
 
+    check_nofile(settings.fanout_connections)
     results = await asyncio.gather(
         *(opened() for _ in range(settings.fanout_connections)), return_exceptions=True
     )
@@ -671,7 +767,7 @@ async def fanout_workload(
             )
         if deflate and any(c.deflate is None for c in conns):
             raise BenchError("server did not negotiate permessage-deflate")
-        window = Window(settings)
+        window = Window(settings, drain=max(10.0, round_timeout(len(conns)) + 2))
         task = asyncio.ensure_future(drive_rounds(conns, rounds, raw, lambda: window.stopping))
         try:
             rate = await window.measure(lambda: sum(c.verified() for c in conns), [task])
@@ -735,6 +831,18 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     settings = config.Settings.from_json(args.settings)
     results: dict[str, Any] = {}
     for key in args.workloads.split(","):
+        if key == "curve":
+            results.update(
+                await curve_workload(
+                    args.host,
+                    args.port,
+                    args.mode == "raw",
+                    settings,
+                    args.server_pid,
+                    args.timeout,
+                )
+            )
+            continue
         try:
             value, extra = await asyncio.wait_for(
                 run_workload(
