@@ -97,16 +97,112 @@ class Settings:
     client, far below every library's write buffer limit (32 KiB in websockets)."""
     uvloop: bool = False
     """Run the measured asyncio implementations on uvloop instead of asyncio's loop."""
+    curve_sizes: tuple[int, ...] = (100, 1000, 10000)
+    """The cost curve's columns: numbers of connections."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        if "curve_sizes" in fields:  # JSON has lists
+            fields["curve_sizes"] = tuple(fields["curve_sizes"])
+        return cls(**fields)
 
 
 FULL = Settings()
 QUICK = Settings(
     reps=1, warmup=0.2, window=0.4, idle_connections=200, settle=0.3, fanout_connections=200
 )
+
+
+# ------------------------------------------------------------------ cost curve
+
+CURVE = "curve"
+"""The workload key that asks for the cost curve (not a column of the main tables)."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One table of the cost curve: a value per implementation and number of connections."""
+
+    key: str
+    title: str
+    unit: str
+    higher_is_better: bool
+    cost: str
+    """What grows when the measure gets worse, for the growth check (``report``)."""
+
+
+CURVE_MEASURES: dict[str, Measure] = {
+    m.key: m
+    for m in (
+        Measure(
+            "memory",
+            "(i) idle memory per connection, as (e) measures it",
+            "KiB of RSS/connection",
+            False,
+            "memory per connection",
+        ),
+        Measure(
+            "handshake",
+            "(ii) sequential handshake + close, with N idle connections open",
+            "connections/s",
+            True,
+            "time per handshake",
+        ),
+        Measure(
+            "echo",
+            "(iii) N connections, sequential 16 B text echo each",
+            "round trips/s",
+            True,
+            "time per round trip",
+        ),
+        Measure(
+            "fanout",
+            "(iv) broadcast fan-out (f) to N clients",
+            "delivered messages/s",
+            True,
+            "time per delivered message",
+        ),
+    )
+}
+CURVE_IMPLEMENTATIONS = (
+    "anyio_ws-asyncio",
+    "anyio_ws-trio",
+    "websockets-asyncio",
+    "websockets-trio",
+    "raw-anyio-asyncio",
+    "raw-anyio-trio",
+    "harness-echo",
+)
+"""The curve's rows unless ``--only`` names others. harness-echo is the ceiling: its own
+growth is what the generator and the kernel add as N grows."""
+CURVE_GROWTH_LIMIT = 1.5
+"""A cost that grows more than this from the second-largest to the largest N is noted."""
+
+
+def curve_settings(settings: Settings, n: int) -> Settings:
+    """The settings of the curve's cells at ``n`` connections.
+
+    Beyond 2,000 connections the warm-up and the window grow with ``n`` (5 times as long
+    at 10,000), so that a window still spans several fan-out rounds and echo waves.
+    """
+    scale = max(1.0, n / 2000)
+    return dataclasses.replace(
+        settings,
+        idle_connections=n,
+        fanout_connections=n,
+        warmup=settings.warmup * scale,
+        window=settings.window * scale,
+    )
+
+
+def curve_timeout(cell: Settings, n: int) -> float:
+    """The bound of one curve cell at ``n`` connections, in seconds.
+
+    A minute, plus 10 ms per connection to open them (the slowest library here opens
+    well over 200 per second), plus every warm-up and window it runs.
+    """
+    return 60 + n / 100 + 3 * (cell.warmup + cell.window) + 2 * cell.settle

@@ -285,10 +285,15 @@ def machine_lines(settings: config.Settings, keys: list[str], elapsed: float) ->
         f"process to CPU {config.MEASURED_CPU}; loopback 127.0.0.1.",
         f"- Python {platform.python_version()} ({platform.python_implementation()}); {vers}; "
         f"anyio_ws at {git_revision()}.",
-        f"- Settings: {settings.reps} repetition(s) per cell, round-robin order; "
-        f"{settings.warmup} s warm-up + {settings.window} s window; (b) "
-        f"{settings.connections} connections; (e) {settings.idle_connections} connections; "
-        f"{many}measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
+        (
+            f"- Settings: {settings.reps} repetition(s) per cell, round-robin order; "
+            f"{settings.warmup} s warm-up + {settings.window} s window; (b) "
+            f"{settings.connections} connections; (e) {settings.idle_connections} connections; "
+            f"{many}"
+            if keys
+            else "- Settings: the cost curve only (its settings are stated under it); "
+        )
+        + f"measured asyncio loop: {'uvloop' if settings.uvloop else 'asyncio (default)'}. "
         f"Run took {elapsed / 60:.1f} min; {time.strftime('%Y-%m-%d %H:%M %Z')}.",
     ]
 
@@ -299,6 +304,7 @@ def markdown(
     keys: list[str],
     settings: config.Settings,
     elapsed: float,
+    curve_impls: list[Implementation] | None = None,
 ) -> str:
     lines = ["# anyio_ws benchmarks", ""]
     compressed = [k for k in keys if config.WORKLOADS[k].compression]
@@ -341,6 +347,8 @@ def markdown(
                 "",
             ]
         lines += wire_table(keys, results, impls)
+    if results.curve or results.curve_skipped:
+        lines += curve_section(results, curve_impls or impls, settings)
     lines += [
         "## How to read",
         "",
@@ -367,6 +375,191 @@ def markdown(
         lines += ["", "Failed cells:", ""]
         lines += [f"- {e}" for e in results.errors]
     return "\n".join(lines) + "\n"
+
+
+def curve_cell(results: Results, measure: str, impl: str, n: int) -> dict[str, list[Any]] | None:
+    return results.curve.get(measure, {}).get(impl, {}).get(str(n))
+
+
+def curve_cost(measure: config.Measure, value: float) -> float:
+    """What the growth check compares: the value, or for a rate its inverse (time per unit)."""
+    return 1 / value if measure.higher_is_better else value
+
+
+def cost_text(measure: config.Measure, value: float) -> str:
+    if measure.higher_is_better:
+        return f"{1e6 / value:.3g} µs"
+    return f"{value:.3g} {measure.unit.split('/')[0]}"
+
+
+def curve_growth(
+    results: Results, measure: config.Measure, impl: str, sizes: tuple[int, ...]
+) -> tuple[float, float, float] | None:
+    """(growth, value at the second-largest N, value at the largest N), or None."""
+    if len(sizes) < 2:
+        return None
+    low = median_of(curve_cell(results, measure.key, impl, sizes[-2]))
+    high = median_of(curve_cell(results, measure.key, impl, sizes[-1]))
+    if not low or not high:
+        return None
+    return curve_cost(measure, high) / curve_cost(measure, low), low, high
+
+
+def curve_section(
+    results: Results, impls: list[Implementation], settings: config.Settings
+) -> list[str]:
+    """One table per measure of the cost curve (rows: implementations, columns: N), the
+    growth check, and how the cells were run."""
+    sizes = tuple(settings.curve_sizes)
+    names = [i.name for i in impls]
+    reps = max(
+        (
+            len(c["values"]) + len(c["errors"])
+            for m in results.curve.values()
+            for row in m.values()
+            for c in row.values()
+        ),
+        default=0,
+    )
+    lines = ["## Cost curve: what each connection costs as connections grow", ""]
+    findings: list[str] = []
+    columns = " | ".join(f"{n:,}" for n in sizes)
+    growth_head = f"{sizes[-2]:,} → {sizes[-1]:,}" if len(sizes) > 1 else ""
+    for measure in config.CURVE_MEASURES.values():
+        better = "higher is better" if measure.higher_is_better else "lower is better"
+        lines += [
+            f"#### {measure.title} — {measure.unit}, {better}",
+            "",
+            f"| implementation | loop | {columns} |"
+            + (f" {measure.cost}, {growth_head} |" if growth_head else ""),
+            "|---|---|" + "---:|" * (len(sizes) + (1 if growth_head else 0)),
+        ]
+        skipped = results.curve_skipped.get(measure.key, {})
+        for impl in impls:
+            loop = "uvloop" if impl.force_uvloop else impl.backend
+            name = f"**{impl.name}**" if impl.name.startswith("anyio_ws") else impl.name
+            if impl.name == CEILING:
+                name += " (ceiling)"
+            if impl.name in skipped:
+                lines.append(f"| {name} | {loop} | n/a: {skipped[impl.name]} |")
+                continue
+            row = []
+            for n in sizes:
+                cell = curve_cell(results, measure.key, impl.name, n)
+                value = median_of(cell)
+                if value is not None:
+                    row.append(fmt(value))
+                elif cell and cell["errors"]:
+                    row.append(f"failed: {cell['errors'][0][:70]}")
+                else:
+                    row.append("—")
+            growth = curve_growth(results, measure, impl.name, sizes)
+            if growth_head:
+                row.append(f"{growth[0]:.2f}×" if growth else "—")
+            lines.append(f"| {name} | {loop} | " + " | ".join(row) + " |")
+            if growth and growth[0] > config.CURVE_GROWTH_LIMIT:
+                factor, low, high = growth
+                who = impl.name
+                if who == CEILING:
+                    who += " (the ceiling: the generator's and the kernel's own share)"
+                findings.append(
+                    f"{who}: {measure.cost} ({measure.key}) grows {factor:.2f}× from "
+                    f"{sizes[-2]:,} to {sizes[-1]:,} connections ({cost_text(measure, low)} → "
+                    f"{cost_text(measure, high)})"
+                )
+        lines.append("")
+    if growth_head:
+        lines += [
+            f"Growth check: memory per connection should stay roughly flat (total memory "
+            f"linear in N), and so should the time per delivered message; the last column "
+            f"divides the cost at {sizes[-1]:,} by the cost at {sizes[-2]:,} (for a rate, the "
+            f"cost is its inverse: time per unit), and a note follows for any row above "
+            f"{config.CURVE_GROWTH_LIMIT}×. Such a note is a finding, not an error.",
+            "",
+        ]
+        if findings:
+            lines += [f"- Finding: {f}." for f in findings] + [""]
+        else:
+            lines += [f"- No row grows by more than {config.CURVE_GROWTH_LIMIT}×.", ""]
+    big = config.curve_settings(settings, sizes[-1])
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    lines += [
+        f"Each column N: one fresh server process answers (i), (ii) and (iii) on the same N "
+        f"connections (opened {settings.open_concurrency} at a time, one echo each, as in "
+        f"(e)), then a fresh broadcast server answers (iv) (the (f) rounds of "
+        f"{settings.fanout_round} messages). Warm-up and window: {settings.warmup} s + "
+        f"{settings.window} s up to 2,000 connections, growing with N beyond "
+        f"({big.warmup:.3g} s + {big.window:.3g} s at {sizes[-1]:,}); {reps} repetition(s) "
+        f"per cell (median shown); each cell is bounded (at {sizes[-1]:,}: "
+        f"{config.curve_timeout(big, sizes[-1]):.0f} s) and fails with its reason rather "
+        f"than hang. {sizes[-1]:,} connections need as many file descriptors in the server "
+        f"and in the generator: every process raised its open-file limit (RLIMIT_NOFILE) to "
+        f"the hard limit, {nofile} here. Rows: {', '.join(names)}.",
+        "",
+    ]
+    return lines
+
+
+def curve_chart(
+    results: Results, impls: list[Implementation], sizes: tuple[int, ...], path: Path
+) -> Path | None:
+    """Four panels, one per measure: value against N, log x axis, a line per implementation."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
+    except ImportError:
+        return None
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), squeeze=False)
+    styles = {
+        "anyio_ws": ("tab:red", "o"),
+        "websockets": ("tab:blue", "s"),
+        "raw": ("tab:gray", "^"),
+    }
+    for ax, measure in zip(axes.flat, config.CURVE_MEASURES.values(), strict=True):
+        for impl in impls:
+            points = [
+                (n, v)
+                for n in sizes
+                if (v := median_of(curve_cell(results, measure.key, impl.name, n))) is not None
+            ]
+            if not points:
+                continue
+            family = impl.name.split("-")[0]
+            color, marker = styles.get(family, ("tab:green", "D"))
+            dashed = impl.backend == "trio"
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                marker=marker,
+                color=color,
+                linestyle="--" if dashed else "-",
+                label=impl.name,
+            )
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)  # linear from 0: a flat line is a flat cost
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_xticks(list(sizes))
+        ax.set_xticklabels([f"{n:,}" for n in sizes], fontsize=7)
+        ax.minorticks_off()
+        ax.tick_params(axis="y", labelsize=7)
+        better = "higher" if measure.higher_is_better else "lower"
+        ax.set_title(f"{measure.title}\n{measure.unit}, {better} is better", fontsize=8)
+        ax.set_xlabel("connections (N)", fontsize=7)
+        ax.grid(True, which="major", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes.flat[1:]:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def role_has(role: str, key: str) -> bool:
@@ -447,11 +640,13 @@ def write(
     args: argparse.Namespace,
     elapsed: float,
     out: Path,
+    curve_impls: list[Implementation] | None = None,
 ) -> dict[str, Any]:
-    """Write ``bench-<time>.md/.png/.json`` and ``latest.*`` copies under ``out``."""
+    """Write ``bench-<time>.md/.png/.json`` and ``latest.*`` copies under ``out``; with the
+    cost curve, its plot too: ``bench-<time>-curve.png``, copied to ``curve.png``."""
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    text = markdown(results, impls, keys, settings, elapsed)
+    text = markdown(results, impls, keys, settings, elapsed, curve_impls)
     paths: dict[str, Any] = {"markdown_text": text}
     md = out / f"bench-{stamp}.md"
     md.write_text(text)
@@ -473,6 +668,14 @@ def write(
         png = chart(results, impls, keys, out / f"bench-{stamp}.png")
         if png is not None:
             paths["chart"] = png
+        if results.curve:
+            sizes = tuple(settings.curve_sizes)
+            png = curve_chart(
+                results, curve_impls or impls, sizes, out / f"bench-{stamp}-curve.png"
+            )
+            if png is not None:
+                paths["curve_chart"] = png
+                shutil.copyfile(png, out / "curve.png")
     for kind in ("markdown", "json", "chart"):
         if kind in paths:
             latest = out / f"latest{paths[kind].suffix}"
