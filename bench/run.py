@@ -317,10 +317,14 @@ class Runner:
     def client_role(self, impls: list[Implementation], keys: list[str], results: Results) -> None:
         skipped = [k for k in keys if k in config.SERVER_ONLY_WORKLOADS]
         if skipped:
+            why = []
+            if any(k in config.FANOUT_WORKLOADS for k in skipped):
+                why.append("a broadcast is what a server does")
+            if "b1k" in skipped:
+                why.append("(b1k) measures a server under many connections")
             results.notes.append(
-                f"({'), ('.join(skipped)}) run in the server role only (a broadcast is what a "
-                "server does; (b1k) measures a server under many connections); the client "
-                "role skipped them."
+                f"({'), ('.join(skipped)}) run in the server role only ({'; '.join(why)}); "
+                "the client role skipped them."
             )
             keys = [k for k in keys if k not in skipped]
             if not keys:
