@@ -141,8 +141,10 @@ def workload_table(role: str, key: str, results: Results, impls: list[Implementa
 
 
 def wire_table(keys: list[str], results: Results, impls: list[Implementation]) -> list[str]:
-    """Payload bytes per delivered message in (fz) and (fzs), side by side."""
+    """Payload bytes per delivered message in (fz) and (fzs), side by side; with both,
+    what sharing the compression changes: bytes paid, and messages delivered per second."""
     shown = [k for k in WIRE_KEYS if k in keys]
+    both = len(shown) == 2
     cells = {k: results.cells.get("server", {}).get(k, {}) for k in shown}
     rows = []
     for impl in impls:
@@ -150,25 +152,33 @@ def wire_table(keys: list[str], results: Results, impls: list[Implementation]) -
         if all(v is None for v in values):
             continue
         row = [f"{v:.1f} ({v / fanout.SIZE:.2f})" if v is not None else "—" for v in values]
-        if len(shown) == 2:
+        if both:
             fz, fzs = values
             row.append(f"{fzs / fz:.2f}×" if fz and fzs else "—")
+            rate_fz, rate_fzs = (median_of(cells[k].get(impl.name)) for k in shown)
+            row.append(f"{rate_fzs / rate_fz:.2f}×" if rate_fz and rate_fzs else "—")
         name = f"**{impl.name}**" if impl.name.startswith("anyio_ws") else impl.name
         rows.append(f"| {name} | " + " | ".join(row) + " |")
     if not rows:
         return []
     head = " | ".join(f"({k}) B/message (÷ {fanout.SIZE} B)" for k in shown)
-    extra = " | (fzs) ÷ (fz) |" if len(shown) == 2 else " |"
+    extra = " | bytes (fzs) ÷ (fz) | messages/s (fzs) ÷ (fz) |" if both else " |"
     return [
         "#### Wire cost of compressed fan-out: payload bytes per delivered message",
         "",
         f"Each message is {fanout.SIZE} bytes of text; the generator's clients add up the "
         "payload bytes of the data frames they receive (frame headers excluded) and divide "
         "by the messages they verified: the compressed size a client pays for, and in "
-        "brackets the ratio to the uncompressed size.",
+        "brackets the ratio to the uncompressed size."
+        + (
+            " The last two columns compare the medians of (fzs) and (fz): the bytes each "
+            "client receives per message, and the delivered messages per second."
+            if both
+            else ""
+        ),
         "",
         f"| implementation | {head}{extra}",
-        "|---|" + "---:|" * (len(shown) + (1 if len(shown) == 2 else 0)),
+        "|---|" + "---:|" * (len(shown) + (2 if both else 0)),
         *rows,
         "",
     ]
