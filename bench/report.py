@@ -565,6 +565,9 @@ def curve_chart(
             if label not in labels:
                 handles.append(h)
                 labels.append(label)
+    if not labels:  # every cell failed: nothing to plot
+        plt.close(fig)
+        return None
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
