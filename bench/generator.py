@@ -300,9 +300,11 @@ async def close_all(conns: Sequence[Conn]) -> None:
 class Window:
     """Warm-up, then a measuring window; readings of a counter at both ends."""
 
-    def __init__(self, settings: config.Settings) -> None:
+    def __init__(self, settings: config.Settings, drain: float = 10.0) -> None:
         self.settings = settings
         self.stopping = False
+        self.drain = drain
+        """Seconds the loops get to finish what they started once the window is over."""
 
     async def measure(self, total: Callable[[], int], waiters: list[asyncio.Future[None]]) -> float:
         """Return units per second of ``total()`` over the window; then stop the loops."""
@@ -311,7 +313,7 @@ class Window:
         await _sleep_or_fail(self.settings.window, waiters)
         t1, n1 = time.perf_counter(), total()
         self.stopping = True
-        await asyncio.wait_for(asyncio.gather(*waiters), 10)
+        await asyncio.wait_for(asyncio.gather(*waiters), self.drain)
         return (n1 - n0) / (t1 - t0)
 
 
@@ -325,6 +327,16 @@ async def _sleep_or_fail(seconds: float, waiters: list[asyncio.Future[None]]) ->
 # ------------------------------------------------------------------ workloads
 
 
+def check_nofile(n_conns: int) -> None:
+    """Fail with a clear message when ``n_conns`` connections cannot fit the fd limit."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and n_conns + 64 > soft:
+        raise BenchError(
+            f"{n_conns} connections need more open files than RLIMIT_NOFILE allows ({soft}); "
+            "raise the hard limit (ulimit -Hn)"
+        )
+
+
 async def echo_workload(
     host: str,
     port: int,
@@ -336,6 +348,7 @@ async def echo_workload(
     deflate: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     """Sequential echoes on ``n_conns`` connections; round trips per second."""
+    check_nofile(n_conns)
     sem = asyncio.Semaphore(settings.open_concurrency)
 
     async def opened() -> Conn:
@@ -343,17 +356,23 @@ async def echo_workload(
             return await open_conn(host, port, raw=raw, deflate=deflate)
 
     conns = await asyncio.gather(*(opened() for _ in range(n_conns)))
-    extra: dict[str, Any] = {}
     try:
         if deflate and any(c.deflate is None for c in conns):
             raise BenchError("server did not negotiate permessage-deflate")
-        window = Window(settings)
-        waiters = [c.echo_loop(message, lambda: window.stopping) for c in conns]
-        rate = await window.measure(lambda: sum(c.count for c in conns), waiters)
-        extra["messages"] = sum(c.count for c in conns)
+        return await echo_on(conns, message, settings)
     finally:
         await close_all(conns)
-    return rate, extra
+
+
+async def echo_on(
+    conns: list[Conn], message: Message, settings: config.Settings
+) -> tuple[float, dict[str, Any]]:
+    """Sequential echoes on every one of ``conns`` at once; round trips per second."""
+    window = Window(settings)
+    start = sum(c.count for c in conns)
+    waiters = [c.echo_loop(message, lambda: window.stopping) for c in conns]
+    rate = await window.measure(lambda: sum(c.count for c in conns), waiters)
+    return rate, {"messages": sum(c.count for c in conns) - start}
 
 
 async def handshake_workload(
@@ -399,6 +418,17 @@ async def memory_workload(
     host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
 ) -> tuple[float, dict[str, Any]]:
     """Server RSS growth per idle connection, in KiB."""
+    conns, value, extra = await open_idle(host, port, raw, settings, server_pid)
+    await close_all(conns)
+    return value, extra
+
+
+async def open_idle(
+    host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
+) -> tuple[list[Conn], float, dict[str, Any]]:
+    """Open ``idle_connections`` connections, one echo each; the server's RSS growth per
+    connection in KiB. The connections stay open: the caller closes them.
+    """
     message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
     sem = asyncio.Semaphore(settings.open_concurrency)
 
@@ -408,26 +438,101 @@ async def memory_workload(
             await asyncio.wait_for(conn.echo_once(message), HANDSHAKE_TIMEOUT)
             return conn
 
+    async def open_many(n: int) -> list[Conn]:
+        """``n`` connections, or an error that says how many failed (the rest closed)."""
+        opened = await asyncio.gather(*(open_and_echo() for _ in range(n)), return_exceptions=True)
+        conns = [c for c in opened if isinstance(c, Conn)]
+        failed = [e for e in opened if not isinstance(e, Conn)]
+        if failed:
+            await close_all(conns)
+            raise BenchError(f"{len(failed)} of {n} connections failed to open: {failed[0]!r}")
+        return conns
+
     # Warm up the server's code paths and allocator, then take the baseline.
-    warm = await asyncio.gather(*(open_and_echo() for _ in range(settings.open_concurrency)))
-    await close_all(warm)
+    await close_all(await open_many(settings.open_concurrency))
     await asyncio.sleep(settings.settle)
     before = rss_bytes(server_pid)
     n = settings.idle_connections
-    conns = await asyncio.gather(*(open_and_echo() for _ in range(n)))
+    conns = await open_many(n)
     await asyncio.sleep(settings.settle)
     after = rss_bytes(server_pid)
-    await close_all(conns)
-    return (after - before) / n / 1024, {
-        "rss_before_mib": before / 2**20,
-        "rss_after_mib": after / 2**20,
-    }
+    return (
+        conns,
+        (after - before) / n / 1024,
+        {"rss_before_mib": before / 2**20, "rss_after_mib": after / 2**20},
+    )
 
 
-# ----------------------------------------------------------- (f) and (fz) fan-out
+# ------------------------------------------------------------------ cost curve
+
+
+async def curve_workload(
+    host: str, port: int, raw: bool, settings: config.Settings, server_pid: int, timeout: float
+) -> dict[str, Any]:
+    """The echo server's part of one column of the cost curve, ``idle_connections`` = N.
+
+    (i) ``memory``: open N connections as (e) does, RSS growth per connection;
+    (ii) ``handshake``: (d) while the N connections stay open;
+    (iii) ``echo``: sequential 16 B echoes on all N connections at once.
+    Each measure fails on its own (with its error) within what is left of ``timeout``;
+    if the N connections cannot be opened, all three fail with that reason.
+    """
+    deadline = time.monotonic() + timeout
+    n = settings.idle_connections
+    keys = ("memory", "handshake", "echo")
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0.1)
+
+    def failed(exc: BaseException) -> dict[str, Any]:
+        if isinstance(exc, asyncio.TimeoutError):
+            return {"error": f"timed out: the cell's {timeout:.0f} s for N={n} ran out"}
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+    results: dict[str, Any] = {}
+    try:
+        check_nofile(n)
+        conns, value, extra = await asyncio.wait_for(
+            open_idle(host, port, raw, settings, server_pid), left()
+        )
+        results["memory"] = {"value": value, **extra}
+    except Exception as exc:
+        error = failed(exc)
+        error["error"] = f"opening {n} connections: {error['error']}"
+        return dict.fromkeys(keys, error)
+    message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
+    try:
+        for key in keys[1:]:
+            try:
+                if key == "handshake":
+                    measure = handshake_workload(host, port, raw, settings)
+                else:
+                    measure = echo_on(conns, message, settings)
+                value, extra = await asyncio.wait_for(measure, left())
+                results[key] = {"value": value, **extra}
+            except Exception as exc:
+                results[key] = failed(exc)
+            lost = sum(c.error is not None or c.lost.done() for c in conns)
+            if lost:
+                raise BenchError(f"{lost} of the {n} open connections were lost during {key}")
+    except BenchError as exc:
+        for key in keys:
+            results.setdefault(key, {"error": str(exc)})
+    finally:
+        await close_all(conns)
+    return results
+
+
+# -------------------------------------------------- (f), (fz) and (fzs) fan-out
 
 ROUND_TIMEOUT = 8.0
-"""Seconds for every client to receive a whole round (below Window's final 10 s)."""
+"""Seconds for every client to receive a whole round (below Window's final 10 s), for up to
+1,000 clients; more clients get proportionally more (``round_timeout()``)."""
+
+
+def round_timeout(clients: int) -> float:
+    """A round is ``clients`` times as many messages: 8 s per 1,000 clients, at least 8 s."""
+    return ROUND_TIMEOUT * max(1.0, clients / 1000)
 
 
 class Rounds:
@@ -472,11 +577,14 @@ class Rounds:
 
 
 class FanoutConn(Conn):
-    """A client of (f)/(fz): checks that it receives every message of every round, in order.
+    """A client of (f)/(fz)/(fzs): checks that it receives every message of every round, in
+    order.
 
     Uncompressed, the fast path compares the bytes received with the round's frames
     back to back (``Rounds.stream``); anything else (a ping, a fragment, compression, an
     error) goes frame by frame through the parser, from the last whole frame on.
+    Compressed, it also counts the payload bytes of the data frames it receives: the
+    wire cost of a message after compression (``payload_bytes``).
     """
 
     def __init__(self, host: str, port: int, *, raw: bool, deflate: bool, rounds: Rounds) -> None:
@@ -493,6 +601,8 @@ class FanoutConn(Conn):
         self.slow = deflate
         self.finished = False
         """Set before closing: from then on, nothing received is checked."""
+        self.payload_bytes = 0
+        """Compressed rounds: payload bytes of the data frames received (headers excluded)."""
 
     def new_round(self) -> None:
         self.base = self.verified()
@@ -564,6 +674,8 @@ class FanoutConn(Conn):
             elif not self._fragments:
                 raise BenchError("continuation frame without a message")
             self._fragments.append(f.payload)
+            if rounds.compressed:
+                self.payload_bytes += len(f.payload)
             if not f.fin:
                 continue
             payload = b"".join(self._fragments)
@@ -598,6 +710,7 @@ async def drive_rounds(
     """Ask for a round on the first connection, wait for every client to have it; repeat."""
     control = conns[0].transport
     assert control is not None
+    timeout = round_timeout(len(conns))
     while True:
         done = rounds.begin(conns)
         text = fanout.request(rounds.start, rounds.size, len(conns)).encode()
@@ -606,13 +719,13 @@ async def drive_rounds(
         else:
             control.write(wsframes.frame(wsframes.OP_TEXT, text, mask=os.urandom(4)))
         try:
-            await asyncio.wait_for(done, ROUND_TIMEOUT)
+            await asyncio.wait_for(done, timeout)
         except asyncio.TimeoutError:
             behind = [c for c in conns if c.verified() - c.base < rounds.size]
             worst = min(c.verified() - c.base for c in behind) if behind else 0
             raise BenchError(
                 f"round {rounds.start}..{rounds.start + rounds.size - 1}: {len(behind)} of "
-                f"{len(conns)} clients lack messages after {ROUND_TIMEOUT:.0f} s (one got only "
+                f"{len(conns)} clients lack messages after {timeout:.0f} s (one got only "
                 f"{worst} of {rounds.size})"
             ) from None
         rounds.completed += 1
@@ -641,6 +754,7 @@ async def fanout_workload(
             await asyncio.wait_for(asyncio.shield(conn.ready), HANDSHAKE_TIMEOUT)
             return conn
 
+    check_nofile(settings.fanout_connections)
     results = await asyncio.gather(
         *(opened() for _ in range(settings.fanout_connections)), return_exceptions=True
     )
@@ -653,7 +767,7 @@ async def fanout_workload(
             )
         if deflate and any(c.deflate is None for c in conns):
             raise BenchError("server did not negotiate permessage-deflate")
-        window = Window(settings)
+        window = Window(settings, drain=max(10.0, round_timeout(len(conns)) + 2))
         task = asyncio.ensure_future(drive_rounds(conns, rounds, raw, lambda: window.stopping))
         try:
             rate = await window.measure(lambda: sum(c.verified() for c in conns), [task])
@@ -662,6 +776,13 @@ async def fanout_workload(
         delivered = sum(c.verified() for c in conns)
         if delivered != len(conns) * rounds.size * rounds.completed:  # the counts agree
             raise BenchError(f"{delivered} messages delivered in {rounds.completed} rounds")
+        extra: dict[str, Any] = {}
+        if deflate and delivered:  # every round is whole: bytes and messages match
+            extra["payload_bytes_per_message"] = sum(c.payload_bytes for c in conns) / delivered
+            params = conns[0].deflate
+            assert params is not None
+            extra["server_no_context_takeover"] = params.server_no_context_takeover
+            extra["server_max_window_bits"] = params.server_max_window_bits
     finally:
         for conn in conns:
             conn.finished = True
@@ -672,16 +793,21 @@ async def fanout_workload(
         "round_size": rounds.size,
         "rounds": rounds.completed,
         "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        **extra,
     }
 
 
 async def run_workload(
     key: str, host: str, port: int, raw: bool, settings: config.Settings, server_pid: int
 ) -> tuple[float, dict[str, Any]]:
-    if key in ("a", "b"):
+    if key in ("a", "b", "b1k"):
         message = Message(config.SMALL_TEXT.encode(), wsframes.OP_TEXT, raw=raw)
-        n = 1 if key == "a" else settings.connections
-        return await echo_workload(host, port, raw, settings, n, message)
+        n = {"a": 1, "b": settings.connections, "b1k": settings.many_connections}[key]
+        rate, extra = await echo_workload(host, port, raw, settings, n, message)
+        if key == "b1k":
+            extra["connections"] = n
+            extra["nofile_limit"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return rate, extra
     if key == "c":
         message = Message(wsframes.binary_payload(config.LARGE), wsframes.OP_BINARY, raw=raw)
         rate, extra = await echo_workload(host, port, raw, settings, 1, message)
@@ -695,8 +821,9 @@ async def run_workload(
         return await handshake_workload(host, port, raw, settings)
     if key == "e":
         return await memory_workload(host, port, raw, settings, server_pid)
-    if key in ("f", "fz"):
-        return await fanout_workload(host, port, raw, settings, deflate=key == "fz" and not raw)
+    if key in config.FANOUT_WORKLOADS:
+        deflate = config.WORKLOADS[key].compression and not raw
+        return await fanout_workload(host, port, raw, settings, deflate=deflate)
     raise ValueError(f"unknown workload {key!r}")
 
 
@@ -704,6 +831,18 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     settings = config.Settings.from_json(args.settings)
     results: dict[str, Any] = {}
     for key in args.workloads.split(","):
+        if key == "curve":
+            results.update(
+                await curve_workload(
+                    args.host,
+                    args.port,
+                    args.mode == "raw",
+                    settings,
+                    args.server_pid,
+                    args.timeout,
+                )
+            )
+            continue
         try:
             value, extra = await asyncio.wait_for(
                 run_workload(

@@ -45,6 +45,12 @@ class Results:
     skipped: dict[str, dict[str, dict[str, str]]] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
+    curve: dict[str, dict[str, dict[str, dict[str, list[Any]]]]] = dataclasses.field(
+        default_factory=dict
+    )
+    """The cost curve: ``curve[measure][impl][str(connections)]``, cells as above."""
+    curve_skipped: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """``curve_skipped[measure][impl]``: why a row has no values."""
 
     def add(self, role: str, impl: str, result: dict[str, Any]) -> None:
         for key, outcome in result.items():
@@ -62,6 +68,20 @@ class Results:
 
     def skip(self, role: str, key: str, impl: str, reason: str) -> None:
         self.skipped.setdefault(role, {}).setdefault(key, {})[impl] = reason
+
+    def add_curve(self, impl: str, n: int, result: dict[str, Any]) -> None:
+        for measure, outcome in result.items():
+            cell = (
+                self.curve.setdefault(measure, {})
+                .setdefault(impl, {})
+                .setdefault(str(n), {"values": [], "errors": [], "details": []})
+            )
+            if "error" in outcome:
+                cell["errors"].append(outcome["error"])
+                self.errors.append(f"curve {measure} N={n} {impl}: {outcome['error']}")
+            else:
+                cell["values"].append(outcome["value"])
+                cell["details"].append({k: v for k, v in outcome.items() if k != "value"})
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -124,9 +144,16 @@ class Runner:
                     return [int(x) for x in line[len(READY_PREFIX) :].split()]
         raise RuntimeError(f"{proc.args!r} did not start (exit code {proc.poll()})")
 
-    def run_child(self, args: list[str], log_name: str, timeout: float) -> dict[str, Any]:
+    def run_child(
+        self,
+        args: list[str],
+        log_name: str,
+        timeout: float,
+        settings: config.Settings | None = None,
+    ) -> dict[str, Any]:
         """Run ``python -m bench.<args>`` to the end; return its result line."""
-        cmd = [sys.executable, "-m", *args, "--settings", self.settings.to_json()]
+        settings = settings or self.settings
+        cmd = [sys.executable, "-m", *args, "--settings", settings.to_json()]
         with self._log(log_name) as log:
             log.write(f"--- {time.strftime('%H:%M:%S')} {' '.join(args)}\n")
             log.flush()
@@ -154,10 +181,23 @@ class Runner:
     # ------------------------------------------------------------- server role
 
     def server_cell(
-        self, impl: Implementation, keys: list[str], compression: bool, fanout: bool = False
+        self,
+        impl: Implementation,
+        keys: list[str],
+        compression: bool,
+        fanout: bool = False,
+        shared: bool = False,
+        settings: config.Settings | None = None,
+        timeout: float | None = None,
+        result_keys: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """One server process for ``impl``, driven by the generator for ``keys``."""
-        timeout = self.workload_timeout(keys)
+        """One server process for ``impl``, driven by the generator for ``keys``.
+
+        ``settings`` and ``timeout`` replace the run's (the cost curve's cells);
+        ``result_keys`` are the results that ``keys`` give, when they differ.
+        """
+        if timeout is None:
+            timeout = self.workload_timeout(keys)
         server_args = [
             "bench.server_proc",
             "--impl",
@@ -169,6 +209,8 @@ class Runner:
             server_args.append("--uvloop")
         if fanout:
             server_args.append("--fanout")
+        if shared:
+            server_args.append("--shared-compression")
         try:
             with self.process(server_args, f"server-{impl.name}", timeout + 60) as (port, pid):
                 gen_args = [
@@ -184,9 +226,11 @@ class Runner:
                     "--timeout",
                     str(timeout),
                 ]
-                return self.run_child(gen_args, f"generator-{impl.name}", timeout + 30)
+                return self.run_child(
+                    gen_args, f"generator-{impl.name}", timeout + 30, settings=settings
+                )
         except RuntimeError as exc:
-            return {key: {"error": str(exc)} for key in keys}
+            return {key: {"error": str(exc)} for key in result_keys or keys}
 
     def server_role(self, impls: list[Implementation], keys: list[str], results: Results) -> None:
         for rep in range(self.settings.reps):
@@ -203,30 +247,84 @@ class Runner:
                         outcome.update(self.server_cell(impl, ["cz"], compression=not impl.raw))
                     else:
                         results.skip("server", "cz", impl.name, impl.no_compression_reason)
-                for key in config.SERVER_ONLY_WORKLOADS:  # (f), (fz): a fresh server each
+                if "b1k" in keys:  # a fresh server: 1,000 connections leave their mark
+                    outcome.update(self.server_cell(impl, ["b1k"], compression=False))
+                for key in config.FANOUT_WORKLOADS:  # (f), (fz), (fzs): a fresh server each
                     if key not in keys:
                         continue
-                    compression = config.WORKLOADS[key].compression
+                    workload = config.WORKLOADS[key]
+                    compression = workload.compression
                     reason = impl.fanout_unsupported(compression)
+                    shared = workload.shared_compression
+                    if reason is None and shared and not impl.supports_shared_compression():
+                        reason = impl.no_shared_compression_reason
                     if reason is not None:
                         results.skip("server", key, impl.name, reason)
                         continue
                     outcome.update(
                         self.server_cell(
-                            impl, [key], compression=compression and not impl.raw, fanout=True
+                            impl,
+                            [key],
+                            compression=compression and not impl.raw,
+                            fanout=True,
+                            shared=shared,
                         )
                     )
                 results.add("server", impl.name, outcome)
-                self.progress("server", rep, impl, outcome, started)
+                self.progress("server", rep, impl, outcome, started, self.settings.reps)
+
+    # -------------------------------------------------------------- cost curve
+
+    def curve(self, impls: list[Implementation], reps: int, results: Results) -> None:
+        """The cost curve: every implementation at every size, smallest size first.
+
+        At each size N, one server process answers (i)-(iii) (``curve`` in the
+        generator) and a fresh broadcast server answers (iv), the (f) fan-out to N
+        clients. Each cell is bounded by ``config.curve_timeout()``.
+        """
+        for rep in range(reps):
+            for n in self.settings.curve_sizes:
+                cell = config.curve_settings(self.settings, n)
+                timeout = config.curve_timeout(cell, n)
+                for impl in rotate(impls, rep):
+                    started = time.monotonic()
+                    outcome = self.server_cell(
+                        impl,
+                        ["curve"],
+                        compression=False,
+                        settings=cell,
+                        timeout=timeout,
+                        result_keys=("memory", "handshake", "echo"),
+                    )
+                    reason = impl.fanout_unsupported(False)
+                    if reason is None:
+                        fanout = self.server_cell(
+                            impl,
+                            ["f"],
+                            compression=False,
+                            fanout=True,
+                            settings=cell,
+                            timeout=timeout,
+                        )
+                        outcome["fanout"] = fanout["f"]
+                    else:
+                        results.curve_skipped.setdefault("fanout", {})[impl.name] = reason
+                    results.add_curve(impl.name, n, outcome)
+                    self.progress(f"curve N={n}", rep, impl, outcome, started, reps)
 
     # ------------------------------------------------------------- client role
 
     def client_role(self, impls: list[Implementation], keys: list[str], results: Results) -> None:
         skipped = [k for k in keys if k in config.SERVER_ONLY_WORKLOADS]
         if skipped:
+            why = []
+            if any(k in config.FANOUT_WORKLOADS for k in skipped):
+                why.append("a broadcast is what a server does")
+            if "b1k" in skipped:
+                why.append("(b1k) measures a server under many connections")
             results.notes.append(
-                f"({'), ('.join(skipped)}) run in the server role only: a broadcast is what a "
-                "server does; the client role skipped them."
+                f"({'), ('.join(skipped)}) run in the server role only ({'; '.join(why)}); "
+                "the client role skipped them."
             )
             keys = [k for k in keys if k not in skipped]
             if not keys:
@@ -250,7 +348,7 @@ class Runner:
                         if group:
                             outcome.update(self.client_cell(impl, group, ws_port, raw_port))
                     results.add("client", impl.name, outcome)
-                    self.progress("client", rep, impl, outcome, started)
+                    self.progress("client", rep, impl, outcome, started, self.settings.reps)
 
     def client_cell(
         self, impl: Implementation, keys: list[str], ws_port: int, raw_port: int
@@ -275,7 +373,13 @@ class Runner:
             return {key: {"error": str(exc)} for key in keys}
 
     def progress(
-        self, role: str, rep: int, impl: Implementation, outcome: dict[str, Any], started: float
+        self,
+        role: str,
+        rep: int,
+        impl: Implementation,
+        outcome: dict[str, Any],
+        started: float,
+        reps: int,
     ) -> None:
         parts = []
         for key, value in outcome.items():
@@ -284,7 +388,7 @@ class Runner:
             else:
                 parts.append(f"{key}={value['value']:.4g}")
         print(
-            f"[{role} {rep + 1}/{self.settings.reps}] {impl.name:20} {' '.join(parts)}"
+            f"[{role} {rep + 1}/{reps}] {impl.name:20} {' '.join(parts)}"
             f" ({time.monotonic() - started:.1f} s)",
             file=sys.stderr,
             flush=True,
@@ -314,14 +418,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         default=",".join(config.DEFAULT_WORKLOADS),
-        help="comma-separated, of: a,b,c,d,e,cz,f,fz (cz = c with compression; f, fz: "
-        "broadcast fan-out, server role only, not in the default list)",
+        help="comma-separated, of: a,b,b1k,c,d,e,cz,f,fz,fzs,curve (cz = c with compression; "
+        "b1k: b on 1,000 connections; f, fz, fzs: broadcast fan-out, fzs with shared "
+        "compression; curve: the cost curve at --curve-sizes connections; b1k, f*, curve are "
+        "server role only and not in the default list)",
+    )
+    parser.add_argument(
+        "--curve-sizes",
+        help="comma-separated numbers of connections of the cost curve (default 100,1000,10000)",
     )
     parser.add_argument("--reps", type=int, help="repetitions per cell")
     parser.add_argument("--window", type=float, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per cell")
     parser.add_argument("--idle-connections", type=int, help="connections in workload (e)")
-    parser.add_argument("--fanout-connections", type=int, help="clients in workloads (f) and (fz)")
+    parser.add_argument(
+        "--fanout-connections", type=int, help="clients in workloads (f), (fz) and (fzs)"
+    )
     parser.add_argument(
         "--uvloop", action="store_true", help="run the measured asyncio implementations on uvloop"
     )
@@ -347,7 +459,18 @@ def main(argv: list[str] | None = None) -> int:
         "uvloop": args.uvloop or None,
     }
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})
+    if args.curve_sizes:
+        try:
+            sizes = tuple(sorted({int(x) for x in args.curve_sizes.split(",") if x.strip()}))
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            print(f"bad --curve-sizes: {args.curve_sizes!r}", file=sys.stderr)
+            return 2
+        settings = dataclasses.replace(settings, curve_sizes=sizes)
     keys = [k.strip() for k in args.workloads.split(",") if k.strip()]
+    curve = config.CURVE in keys
+    keys = [k for k in keys if k != config.CURVE]
     unknown = [k for k in keys if k not in config.WORKLOADS]
     if unknown:
         print(f"unknown workloads: {', '.join(unknown)}", file=sys.stderr)
@@ -364,14 +487,20 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             results.notes.append(f"skipped {exc}")
             print(f"skipped {exc}", file=sys.stderr)
+    # The curve has its own rows unless --only names them; the workloads keep theirs.
+    curve_impls = [i for i in impls if args.only or i.name in config.CURVE_IMPLEMENTATIONS]
     setup_process(config.GENERATOR_CPU)
     runner = Runner(settings, args.out / "logs", verbose=True)
     started = time.monotonic()
     meter = LoadMeter()
-    if args.role in ("server", "both"):
+    if args.role in ("server", "both") and keys:
         runner.server_role(impls, keys, results)
-    if args.role in ("client", "both"):
+    if args.role in ("client", "both") and keys:
         runner.client_role(impls, keys, results)
+    if curve and args.role == "client":
+        results.notes.append("the cost curve runs in the server role only; skipped")
+    elif curve:  # after the workloads: the longest part of a run
+        runner.curve(curve_impls, args.reps or 1, results)
     elapsed = time.monotonic() - started
     foreign, steal = meter.foreign_and_steal()
     results.notes.append(
@@ -382,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import report
 
-    paths = report.write(results, impls, keys, settings, args, elapsed, args.out)
+    paths = report.write(results, impls, keys, settings, args, elapsed, args.out, curve_impls)
     print(paths["markdown_text"])
     print(
         f"\nwritten: {', '.join(str(p) for k, p in paths.items() if k != 'markdown_text')}",

@@ -2,7 +2,8 @@
 
 Pins itself to the measured CPU (and raises its open-file limit to the hard limit, for
 the 1000 connections of (e) and (f)), starts the implementation's echo server, or its
-broadcast server with ``--fanout``, prints its port, and serves until terminated (or
+broadcast server with ``--fanout`` (with shared compression, for (fzs), with
+``--fanout --shared-compression``), prints its port, and serves until terminated (or
 ``--lifetime`` seconds).
 """
 
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lifetime", type=float, default=600.0)
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--fanout", action="store_true", help="broadcast server of (f)/(fz)")
+    parser.add_argument(
+        "--shared-compression", action="store_true", help="with --fanout: the server of (fzs)"
+    )
     args = parser.parse_args(argv)
     setup_process(args.cpu)
     impl = load(args.impl)
@@ -37,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
 
     async def serve() -> None:
         with anyio.move_on_after(args.lifetime):
+            if args.fanout and args.shared_compression:
+                await impl.serve_fanout_shared(args.host, ready=ready)
+                return
             run = impl.serve_fanout if args.fanout else impl.serve
             await run(args.host, compression=bool(args.compression), ready=ready)
 

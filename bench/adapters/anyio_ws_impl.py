@@ -1,7 +1,8 @@
 """anyio_ws on asyncio and on trio: the same code, two backends.
 
 Broadcast (f): ``anyio_ws.broadcast(connections, message)`` over the set of open
-connections, which queues the message on each and returns.
+connections, which queues the message on each and returns. (fzs) is the same server
+with ``serve(shared_compression=True)``: each message is compressed once for all.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class AnyioWs(Implementation):
 
         return "compression" in inspect.signature(anyio_ws.serve).parameters
 
+    def supports_shared_compression(self) -> bool:
+        import anyio_ws
+
+        return "shared_compression" in inspect.signature(anyio_ws.serve).parameters
+
     async def serve(self, host: str, *, compression: bool, ready: Callable[[int], None]) -> None:
         import anyio_ws
 
@@ -52,6 +58,20 @@ class AnyioWs(Implementation):
 
     async def serve_fanout(
         self, host: str, *, compression: bool, ready: Callable[[int], None]
+    ) -> None:
+        import anyio_ws
+
+        kwargs = _compression_kwargs(anyio_ws.serve, compression)
+        await self._serve_fanout(host, kwargs, ready)
+
+    async def serve_fanout_shared(self, host: str, *, ready: Callable[[int], None]) -> None:
+        if not self.supports_shared_compression():
+            raise Unsupported(self.no_shared_compression_reason)
+        kwargs: dict[str, Any] = {"compression": "deflate", "shared_compression": True}
+        await self._serve_fanout(host, kwargs, ready)
+
+    async def _serve_fanout(
+        self, host: str, kwargs: dict[str, Any], ready: Callable[[int], None]
     ) -> None:
         import anyio.lowlevel
 
@@ -69,7 +89,6 @@ class AnyioWs(Implementation):
             finally:
                 room.clients.discard(ws)
 
-        kwargs = _compression_kwargs(anyio_ws.serve, compression)
         async with anyio_ws.serve(handler, host, 0, **kwargs) as server:
             ready(server.port)
             await server.serve_forever()

@@ -6,6 +6,8 @@ client that sends a message and waits for its echo: nothing more. The harness ca
 own event loop (``backend``). For the broadcast workloads (f) and (fz) it calls
 ``serve_fanout()`` instead of ``serve()``: a server that sends each message of a round
 to every connected client, as a user of the library would write it (``bench.fanout``).
+For (fzs) it calls ``serve_fanout_shared()``: the same with compression, each message
+compressed once for all alike connections; only libraries that can do that have one.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Implementation(ABC):
     server_only: bool = False
 
     no_compression_reason = "no permessage-deflate support"
+    no_shared_compression_reason = "no shared compression"
 
     def supports_compression(self) -> bool:
         return False
@@ -75,6 +78,17 @@ class Implementation(ABC):
         round to every client, yielding to the event loop between two messages.
         """
         raise Unsupported(self.fanout_unsupported(compression) or "")
+
+    def supports_shared_compression(self) -> bool:
+        """Whether ``serve_fanout_shared()`` runs (the library has such a setting)."""
+        return False
+
+    async def serve_fanout_shared(self, host: str, *, ready: Callable[[int], None]) -> None:
+        """The broadcast server of (fzs): ``serve_fanout(compression=True)``, with the
+        library's setting that compresses a broadcast message once for every connection
+        that negotiated the same parameters, instead of once per connection.
+        """
+        raise Unsupported(self.no_shared_compression_reason)
 
     @abstractmethod
     def connect(
