@@ -229,10 +229,16 @@ class Sender:
         ``prepared``, if given, is the same message encoded once for the connections
         that can share its frame (``Protocol.send_prepared``). Nothing here yields.
         """
-        refusal = self.refusal()
-        if refusal is not None:
-            return refusal
-        protocol = self._link.protocol
+        link = self._link
+        protocol = link.protocol
+        # refusal()'s checks, in line: broadcast() runs this once per connection.
+        if not (
+            protocol.state is State.OPEN
+            and not self.sending_fragments
+            and link.task_group is not None
+            and self.buffer_size() <= self._write_high
+        ):
+            return self.refusal()
         if prepared is None or not protocol.send_prepared(prepared):
             if text:
                 protocol.send_text(payload)

@@ -274,7 +274,8 @@ class Protocol(MessageAssembler):
         key = extensions[0].shared_encoding() if extensions else ()
         if key is None:
             return False
-        self._check_data_frame(message.opcode)
+        if self.state is not State.OPEN or self._sending_message:
+            self._check_data_frame(message.opcode)  # raises
         if self.debug:
             self.logger.debug("> %s", Frame(message.opcode, message.payload))
         self._output.append(message.frame(key, self._encode_whole))
