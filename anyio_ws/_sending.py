@@ -83,7 +83,7 @@ class Sender:
         self._flush_scheduled = False
         self._nowait: Callable[[bytes], int] | None = None
         self._nowait_known = False  # looked up on first use: most connections never need it
-        self._backlog: list[bytes] = []
+        self._backlog: list[bytes] | None = None
         """Output a write without waiting left over, written before anything else."""
         self._backlog_size = 0
         self.sending_fragments = False
@@ -141,7 +141,7 @@ class Sender:
             chunks = protocol.data_to_send()
             if self._backlog:
                 chunks = self._backlog + chunks
-                self._backlog = []
+                self._backlog = None
                 self._backlog_size = 0
             if not chunks:
                 return
