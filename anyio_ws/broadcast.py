@@ -84,9 +84,8 @@ async def abroadcast(
 
     async with anyio.create_task_group() as group:
         for connection in connections:
-            if (
-                connection.try_send(payload, text, prepared) is not None
-            ):  # not queued: wait for room
+            refusal = connection.try_send(payload, text, prepared)
+            if refusal is not None:  # not queued: wait for room
                 group.start_soon(send_one, connection)
     if refused:
         raise ExceptionGroup("skipped broadcast", refused)
