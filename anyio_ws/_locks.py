@@ -3,18 +3,79 @@
 Every connection needs a "closed" flag and a send lock, but most never wait on either:
 an ``anyio.Event`` or ``anyio.Lock`` allocates its waiter queue up front (about 0.6 KiB
 each on asyncio), which adds up over thousands of idle connections. These two make
-their ``anyio.Event`` only when a task actually has to wait.
+an event only when a task actually has to wait, and ``new_event()`` makes it cheap on
+asyncio too, where every idle connection has one: its handler waiting in ``recv()``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from types import TracebackType
+from typing import Protocol
 
 import anyio
 import anyio.lowlevel
 
-__all__ = ["Flag", "SendLock"]
+__all__ = ["EventLike", "Flag", "SendLock", "new_event"]
+
+
+class EventLike(Protocol):
+    """What anyio_ws uses of ``anyio.Event``."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> None: ...
+
+
+class _AsyncioEvent:
+    """``anyio.Event`` on asyncio without its waiter deque: a future per waiting task.
+
+    anyio's asyncio ``Event`` wraps an ``asyncio.Event``, whose empty ``deque`` alone is
+    ~0.6 KiB. A waiter is cancelled as any asyncio task awaiting a future is, which is
+    how anyio's cancel scopes reach it.
+    """
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        if self._is_set:
+            return
+        self._is_set = True
+        for waiter in self._waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if self._is_set:
+            await anyio.lowlevel.checkpoint()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(waiter)
+
+
+def new_event() -> EventLike:
+    """A one-shot event for the running backend: ``anyio.Event``, lighter on asyncio."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.Event()  # trio (its Event allocates nothing large up front)
+    return _AsyncioEvent()
 
 
 class Flag:
@@ -24,7 +85,7 @@ class Flag:
 
     def __init__(self) -> None:
         self._is_set = False
-        self._event: anyio.Event | None = None
+        self._event: EventLike | None = None
 
     def is_set(self) -> bool:
         return self._is_set
@@ -40,7 +101,7 @@ class Flag:
             await anyio.lowlevel.checkpoint()
             return
         if self._event is None:
-            self._event = anyio.Event()
+            self._event = new_event()
         await self._event.wait()
 
 
@@ -56,7 +117,7 @@ class SendLock:
 
     def __init__(self) -> None:
         self._locked = False
-        self._waiters: deque[anyio.Event] | None = None
+        self._waiters: deque[EventLike] | None = None
 
     def locked(self) -> bool:
         return self._locked
@@ -65,7 +126,7 @@ class SendLock:
         if not self._locked:
             self._locked = True
             return
-        event = anyio.Event()
+        event = new_event()
         if self._waiters is None:
             self._waiters = deque()
         self._waiters.append(event)

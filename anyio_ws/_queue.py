@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 import anyio
 
 from ._fifo import Fifo
+from ._locks import EventLike, new_event
 from .core._parts import append_part
 
 __all__ = ["MessageQueue", "PartialMessage", "QueueClosed"]
@@ -44,8 +45,8 @@ class MessageQueue(Generic[T]):
         self._low = low if low is not None else (high // 4 if high is not None else 0)
         self._items: Fifo[T] = Fifo()
         self._closed = False
-        self._item_arrived: anyio.Event | None = None
-        self._space_freed: anyio.Event | None = None
+        self._item_arrived: EventLike | None = None
+        self._space_freed: EventLike | None = None
         self._dropping_when_full = False
         self._dropping_all = False
 
@@ -90,7 +91,7 @@ class MessageQueue(Generic[T]):
                 and len(self) > self._low
                 and not (self._closed or self._dropping_when_full or self._dropping_all)
             ):
-                self._space_freed = event = anyio.Event()
+                self._space_freed = event = new_event()
                 await event.wait()
 
     async def get(self) -> T:
@@ -98,7 +99,7 @@ class MessageQueue(Generic[T]):
         while not self._items:
             if self._closed:
                 raise QueueClosed
-            self._item_arrived = event = anyio.Event()
+            self._item_arrived = event = new_event()
             await event.wait()
         return self._pop()
 
