@@ -203,25 +203,33 @@ class Conn(asyncio.Protocol):
             if f.opcode >= 0x8:
                 self._control(f)
                 continue
-            if f.opcode != wsframes.OP_CONT:
-                if self._fragments:
-                    raise BenchError("new message inside a fragmented one")
-                self._fragment_opcode, self._fragment_rsv1 = f.opcode, f.rsv1
-            elif not self._fragments:
-                raise BenchError("continuation frame without a message")
-            self._fragments.append(f.payload)
-            if not f.fin:
+            payload = self._whole_message(f)
+            if payload is None:
                 continue
-            payload = b"".join(self._fragments)
-            self._fragments.clear()
-            if self._fragment_rsv1:
-                if self._inflater is None:
-                    raise BenchError("RSV1 set without permessage-deflate")
-                payload = self._inflater.inflate(payload)
             if self._fragment_opcode != self._message.opcode or payload != self._message.payload:
                 raise BenchError("echo differs from what was sent")
             if self._echoed():
                 return  # anything left is parsed once idle (a ping, say)
+
+    def _whole_message(self, f: wsframes.Frame) -> bytes | None:
+        """Add a data frame to the message under way; the message, inflated, on its last
+        frame (its opcode is ``_fragment_opcode``), else ``None``."""
+        if f.opcode != wsframes.OP_CONT:
+            if self._fragments:
+                raise BenchError("new message inside a fragmented one")
+            self._fragment_opcode, self._fragment_rsv1 = f.opcode, f.rsv1
+        elif not self._fragments:
+            raise BenchError("continuation frame without a message")
+        self._fragments.append(f.payload)
+        if not f.fin:
+            return None
+        payload = b"".join(self._fragments)
+        self._fragments.clear()
+        if self._fragment_rsv1:
+            if self._inflater is None:
+                raise BenchError("RSV1 set without permessage-deflate")
+            payload = self._inflater.inflate(payload)
+        return payload
 
     def _echoed(self) -> bool:
         """Count one verified echo; send the next or finish. True when finished."""
@@ -667,23 +675,11 @@ class FanoutConn(Conn):
                     self.close_received = True
                     raise BenchError("server closed the connection during the run")
                 continue
-            if f.opcode != wsframes.OP_CONT:
-                if self._fragments:
-                    raise BenchError("new message inside a fragmented one")
-                self._fragment_opcode, self._fragment_rsv1 = f.opcode, f.rsv1
-            elif not self._fragments:
-                raise BenchError("continuation frame without a message")
-            self._fragments.append(f.payload)
             if rounds.compressed:
                 self.payload_bytes += len(f.payload)
-            if not f.fin:
+            payload = self._whole_message(f)
+            if payload is None:
                 continue
-            payload = b"".join(self._fragments)
-            self._fragments.clear()
-            if self._fragment_rsv1:
-                if self._inflater is None:
-                    raise BenchError("RSV1 set without permessage-deflate")
-                payload = self._inflater.inflate(payload)
             if self._fragment_opcode != wsframes.OP_TEXT:
                 raise BenchError(f"expected a text message, got opcode {self._fragment_opcode}")
             i = self.index

@@ -59,12 +59,7 @@ class Results:
                 .setdefault(key, {})
                 .setdefault(impl, {"values": [], "errors": [], "details": []})
             )
-            if "error" in outcome:
-                cell["errors"].append(outcome["error"])
-                self.errors.append(f"{role} {key} {impl}: {outcome['error']}")
-            else:
-                cell["values"].append(outcome["value"])
-                cell["details"].append({k: v for k, v in outcome.items() if k != "value"})
+            self._record(cell, outcome, f"{role} {key} {impl}")
 
     def skip(self, role: str, key: str, impl: str, reason: str) -> None:
         self.skipped.setdefault(role, {}).setdefault(key, {})[impl] = reason
@@ -76,12 +71,16 @@ class Results:
                 .setdefault(impl, {})
                 .setdefault(str(n), {"values": [], "errors": [], "details": []})
             )
-            if "error" in outcome:
-                cell["errors"].append(outcome["error"])
-                self.errors.append(f"curve {measure} N={n} {impl}: {outcome['error']}")
-            else:
-                cell["values"].append(outcome["value"])
-                cell["details"].append({k: v for k, v in outcome.items() if k != "value"})
+            self._record(cell, outcome, f"curve {measure} N={n} {impl}")
+
+    def _record(self, cell: dict[str, Any], outcome: dict[str, Any], where: str) -> None:
+        """One repetition's outcome into its cell: a value and its details, or an error."""
+        if "error" in outcome:
+            cell["errors"].append(outcome["error"])
+            self.errors.append(f"{where}: {outcome['error']}")
+        else:
+            cell["values"].append(outcome["value"])
+            cell["details"].append({k: v for k, v in outcome.items() if k != "value"})
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

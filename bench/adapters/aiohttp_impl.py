@@ -35,6 +35,25 @@ class AiohttpConn:
         raise ConnectionError(f"aiohttp received {msg.type!r}")
 
 
+async def _run_app(handler: Any, host: str, ready: Callable[[int], None]) -> None:
+    """Serve ``handler`` at ``/`` on ``host`` and a free port until cancelled."""
+    import anyio
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        ready(runner.addresses[0][1])
+        await anyio.sleep_forever()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runner.cleanup()
+
+
 class Aiohttp(Implementation):
     name = "aiohttp"
     backend = "asyncio"
@@ -48,7 +67,6 @@ class Aiohttp(Implementation):
         return True
 
     async def serve(self, host: str, *, compression: bool, ready: Callable[[int], None]) -> None:
-        import anyio
         from aiohttp import WSMsgType, web
 
         async def echo(request: web.Request) -> web.WebSocketResponse:
@@ -61,25 +79,13 @@ class Aiohttp(Implementation):
                     await ws.send_bytes(msg.data)
             return ws
 
-        app = web.Application()
-        app.router.add_get("/", echo)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, 0)
-            await site.start()
-            ready(runner.addresses[0][1])
-            await anyio.sleep_forever()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await runner.cleanup()
+        await _run_app(echo, host, ready)
 
     async def serve_fanout(
         self, host: str, *, compression: bool, ready: Callable[[int], None]
     ) -> None:
         import asyncio
 
-        import anyio
         from aiohttp import WSMsgType, web
 
         room: fanout.Room[web.WebSocketResponse] = fanout.Room()
@@ -106,18 +112,7 @@ class Aiohttp(Implementation):
                 room.clients.discard(ws)
             return ws
 
-        app = web.Application()
-        app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, 0)
-            await site.start()
-            ready(runner.addresses[0][1])
-            await anyio.sleep_forever()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await runner.cleanup()
+        await _run_app(handler, host, ready)
 
     @contextlib.asynccontextmanager
     async def client_scope(self) -> AsyncIterator[None]:
