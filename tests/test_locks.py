@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.lowlevel
@@ -113,22 +113,35 @@ async def test_flag_wait_returns_at_once_when_set_and_is_still_a_checkpoint() ->
     assert flag.is_set()
 
 
-async def test_flag_wakes_every_waiter_and_allocates_an_event_only_for_them() -> None:
-    flag = Flag()
-    assert flag._event is None
+async def three_waiters_woken(
+    wait: Callable[[], Awaitable[None]], set_: Callable[[], None], while_waiting: Callable[[], None]
+) -> list[int]:
+    """Start three tasks that ``wait()``; once all wait (none woken yet), call
+    ``while_waiting()`` and then ``set_()``; return the numbers of the tasks that woke."""
     woken: list[int] = []
 
-    async def wait(number: int) -> None:
-        await flag.wait()
+    async def waiter(number: int) -> None:
+        await wait()
         woken.append(number)
 
     async with anyio.create_task_group() as group:
         for number in range(3):
-            group.start_soon(wait, number)
+            group.start_soon(waiter, number)
         await anyio.wait_all_tasks_blocked()
+        assert woken == []
+        while_waiting()
+        set_()
+    return sorted(woken)
+
+
+async def test_flag_wakes_every_waiter_and_allocates_an_event_only_for_them() -> None:
+    flag = Flag()
+    assert flag._event is None
+
+    def event_made() -> None:
         assert flag._event is not None
-        flag.set()
-    assert sorted(woken) == [0, 1, 2]
+
+    assert await three_waiters_woken(flag.wait, flag.set, event_made) == [0, 1, 2]
 
 
 # ------------------------------------------------------------------ new_event
@@ -136,20 +149,15 @@ async def test_flag_wakes_every_waiter_and_allocates_an_event_only_for_them() ->
 
 async def test_new_event_wakes_every_waiter_once_set() -> None:
     event = new_event()
-    woken: list[int] = []
 
-    async def wait(number: int) -> None:
-        await event.wait()
-        woken.append(number)
+    def not_yet() -> None:
+        assert not event.is_set()
 
-    async with anyio.create_task_group() as group:
-        for number in range(3):
-            group.start_soon(wait, number)
-        await anyio.wait_all_tasks_blocked()
-        assert woken == [] and not event.is_set()
+    def set_twice() -> None:
         event.set()
         event.set()  # a second set changes nothing
-    assert sorted(woken) == [0, 1, 2]
+
+    assert await three_waiters_woken(event.wait, set_twice, not_yet) == [0, 1, 2]
 
 
 async def test_new_event_already_set_is_still_a_checkpoint() -> None:
